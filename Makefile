@@ -1,0 +1,35 @@
+# Pulse — the two commands are `make demo` and `make test`. See README.md.
+include versions.env
+
+.PHONY: demo test setup up down build bench clean test-unit test-pgrx test-regress test-e2e test-dbt help
+
+help:
+	@echo "make demo      set up, start the embedded stack, run the pipeline on 100k generated orders"
+	@echo "make test      set up and run every test suite (last line: N passed, N failed)"
+	@echo "make up/down   start/stop PostgreSQL and the broker under .pulse/ (PULSE_PGPORT, PULSE_KAFKA_PORT)"
+	@echo "make test-unit|test-pgrx|test-regress|test-e2e|test-dbt   one suite"
+
+demo:
+	@scripts/demo.sh
+
+test:
+	@scripts/test.sh
+
+test-unit test-pgrx test-regress test-e2e test-dbt:
+	@scripts/test.sh $(@:test-%=%)
+
+setup:
+	@scripts/setup.sh
+
+up: setup
+	@scripts/up.sh
+
+down:
+	@scripts/down.sh
+
+build:
+	cargo build --release -p pulse-ingest
+	cd extension && cargo pgrx package --pg-config /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
+
+clean: down
+	rm -rf .pulse target dbt/target dbt/logs

@@ -1,0 +1,3 @@
+//! Experiments: GrowthBook-compatible deterministic bucketing (and, later, experiment statistics).
+pub mod core;
+mod sql;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Stops the embedded stack; data under .pulse/ is kept. Idempotent.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+if broker_running; then
+  pid="$(cat "$KAFKA_PIDFILE")"
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  log "down: broker stopped"
+else
+  log "down: broker not running"
+fi
+rm -f "$KAFKA_PIDFILE"
+
+if pg_running; then
+  as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
+  log "down: postgres stopped"
+else
+  log "down: postgres not running"
+fi

@@ -1,0 +1,61 @@
+# Shared settings for scripts/*.sh: paths, ports and helpers. Sourced, not executed.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/versions.env"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+STATE="${PULSE_STATE_DIR:-$ROOT/.pulse}"
+PGBIN="/usr/lib/postgresql/$PG_MAJOR/bin"
+# The cluster lives in .pulse/pg. When the checkout is somewhere the postgres user cannot
+# traverse (e.g. under /root), .pulse/pg is a symlink to a directory under /var/lib/pulse.
+PGSTATE="$STATE/pg"
+PGDATA_DIR="$PGSTATE/data"
+PGSOCK_DIR="$PGSTATE/run"
+PGLOG="$PGSTATE/postgres.log"
+PULSE_PGPORT="${PULSE_PGPORT:-55432}"
+PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-59092}"
+PULSE_DB="${PULSE_DB:-pulse}"
+KAFKA_DIR="$STATE/kafka"
+KAFKA_LOG="$KAFKA_DIR/tansu.log"
+KAFKA_PIDFILE="$KAFKA_DIR/tansu.pid"
+BROKERS="127.0.0.1:$PULSE_KAFKA_PORT"
+RELEASE_BIN="$ROOT/target/release"
+
+log() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# as_pg CMD...: run as the postgres OS user (Postgres refuses to run as root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# port_in_use PORT: true when something listens on 127.0.0.1:PORT.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+psql_pulse() {
+  "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres -d "$PULSE_DB" "$@"
+}
+
+pg_running() {
+  [ -f "$PGDATA_DIR/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1
+}
+
+broker_running() {
+  [ -f "$KAFKA_PIDFILE" ] && kill -0 "$(cat "$KAFKA_PIDFILE")" 2>/dev/null
+}
+
+# ensure_state_dirs: creates .pulse/ and .pulse/pg. When the postgres user cannot traverse the
+# checkout's parents (e.g. a clone under /root), .pulse/pg links to a directory under /var/lib/pulse.
+ensure_state_dirs() {
+  mkdir -p "$STATE" "$KAFKA_DIR"
+  chmod o+x "$STATE"
+  if [ ! -e "$PGSTATE" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE"; then
+    local outside
+    outside="/var/lib/pulse/$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+    install -d -o postgres -g postgres "$outside"
+    ln -s "$outside" "$PGSTATE"
+    log "cluster directory is $outside (linked from .pulse/pg)"
+  fi
+  if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres "$PGSTATE/"; else mkdir -p "$PGSTATE"; fi
+}

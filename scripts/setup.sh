@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Idempotent setup: installs only what is missing or at the wrong version.
+# Every version comes from versions.env. Prints what it installs and how long it took.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/versions.env"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() {  # step NAME CMD... — run an install step and time it
+  local name="$1"; shift
+  local t0=$SECONDS
+  echo "setup: installing $name ..."
+  "$@"
+  echo "setup: installed $name in $((SECONDS - t0))s"
+}
+
+# --- Debian packages (before any Postgres starts: apt may restart things) ---
+pg_server_version="$(dpkg-query -W -f='${Version}' "postgresql-$PG_MAJOR" 2>/dev/null || true)"
+if [ -z "$pg_server_version" ]; then
+  echo "setup: postgresql-$PG_MAJOR is not installed; installing it" >&2
+fi
+need_pkgs=()
+for p in "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libclang-dev build-essential sudo pkg-config libssl-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    local pkgs=()
+    for p in "${need_pkgs[@]}"; do
+      # Pin server-dev to the installed server so apt never upgrades a running server.
+      if [ "$p" = "postgresql-server-dev-$PG_MAJOR" ] && [ -n "$pg_server_version" ]; then
+        pkgs+=("$p=$pg_server_version")
+      else
+        pkgs+=("$p")
+      fi
+    done
+    apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+  }
+  step "apt: ${need_pkgs[*]}" apt_install
+fi
+
+# --- cargo-pgrx (exact version; pgrx crate must match) ---
+if ! cargo pgrx --version 2>/dev/null | grep -q "cargo-pgrx $PGRX_VERSION\$"; then
+  step "cargo-pgrx $PGRX_VERSION" cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked
+fi
+PG_CONFIG="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
+if ! grep -qs "pg$PG_MAJOR" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  step "pgrx init (pg$PG_MAJOR)" cargo pgrx init "--pg$PG_MAJOR" "$PG_CONFIG"
+fi
+
+# --- tansu broker (Kafka protocol, sqlite storage) ---
+if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  step "tansu $TANSU_VERSION" cargo install tansu --version "$TANSU_VERSION" --locked \
+    --no-default-features --features dynostore,libsql
+fi
+
+# --- dbt in a project-local venv ---
+VENV="$ROOT/.venv"
+if ! "$VENV/bin/dbt" --version 2>/dev/null | grep -q "installed: 1.11"; then
+  dbt_install() {
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q "$DBT_CORE_SPEC" "$DBT_POSTGRES_SPEC"
+  }
+  step "dbt ($DBT_CORE_SPEC, $DBT_POSTGRES_SPEC) in .venv" dbt_install
+fi
+echo "setup: ok (postgresql-$PG_MAJOR $pg_server_version, cargo-pgrx $PGRX_VERSION, tansu $TANSU_VERSION, dbt 1.11)"

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# make test: setup, then every suite (or those named: unit pgrx regress e2e dbt).
+# Each suite reports passed/failed counts; the last line is "N passed, N failed".
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+SUITES=("$@")
+[ ${#SUITES[@]} -eq 0 ] && SUITES=(unit pgrx regress e2e dbt)
+RESULTS="$STATE/test-results"
+mkdir -p "$STATE"
+: >"$RESULTS"
+t_all=$SECONDS
+
+"$ROOT/scripts/setup.sh" || { echo "0 passed, 1 failed"; exit 1; }
+
+# record SUITE PASSED FAILED
+record() { echo "$1 $2 $3" >>"$RESULTS"; log "test: $1: $2 passed, $3 failed"; }
+
+# cargo_counts LOG: sums "test result: ... N passed; M failed" lines.
+cargo_counts() {
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+       END { print p + 0, f + 0 }' "$1"
+}
+
+suite_unit() {
+  local out="$STATE/test-unit.log"
+  (cd "$ROOT" && cargo test -p pulse-ingest 2>&1) >"$out"; local rc=$?
+  read -r p f < <(cargo_counts "$out")
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && { tail -30 "$out" >&2; f=1; }
+  record unit "$p" "$f"
+}
+
+suite_pgrx() {
+  local out="$STATE/test-pgrx.log" data="$PGSTATE/pgrx-test"
+  ensure_state_dirs
+  rm -rf "$data"; install -d -o postgres -g postgres "$data"
+  (cd "$ROOT/extension" && cargo pgrx test pg15 --runas postgres --pgdata "$data" 2>&1) >"$out"; local rc=$?
+  read -r p f < <(cargo_counts "$out")
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && { tail -30 "$out" >&2; f=1; }
+  record pgrx "$p" "$f"
+}
+
+suite_regress() {
+  # cargo pgrx test installs a debug build; up reinstalls the release build first.
+  "$ROOT/scripts/up.sh" >/dev/null || { record regress 0 1; return; }
+  local out="$STATE/regress" inputdir="$ROOT/extension/tests/pg_regress"
+  rm -rf "$out"; mkdir -p "$out"
+  local tests; tests=$(cd "$inputdir/sql" && ls *.sql | sed 's/\.sql$//' | sort)
+  "/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress" \
+    --bindir="$PGBIN" --host=127.0.0.1 --port="$PULSE_PGPORT" --user=postgres \
+    --inputdir="$inputdir" --outputdir="$out" --dbname=pulse_regress --load-extension=pulse \
+    $tests >"$out/pg_regress.log" 2>&1
+  local rc=$? total failed
+  total=$(echo "$tests" | wc -w)
+  failed=$(grep -cE '^(not ok|test .* \.\.\. FAILED| .* \.\.\. FAILED)|FAILED' "$out/regression.out" 2>/dev/null || true)
+  [ -z "$failed" ] && failed=0
+  [ $rc -ne 0 ] && [ "$failed" -eq 0 ] && failed=$total
+  [ -s "$out/regression.diffs" ] && head -60 "$out/regression.diffs" >&2
+  record regress $((total - failed)) "$failed"
+}
+
+suite_e2e() {
+  "$ROOT/scripts/up.sh" >/dev/null || { record e2e 0 1; return; }
+  local out="$STATE/test-e2e.log" p=0 f=0
+  for t in "$ROOT"/tests/e2e/*.sh; do
+    bash "$t" >"$out.$(basename "$t" .sh)" 2>&1
+    local rc=$?
+    local tp tf
+    tp=$(grep -c '^ok ' "$out.$(basename "$t" .sh)"); tf=$(grep -c '^not ok ' "$out.$(basename "$t" .sh)")
+    [ $rc -ne 0 ] && [ "$tf" -eq 0 ] && tf=1
+    grep -E '^(ok|not ok) ' "$out.$(basename "$t" .sh)" | sed "s/^/  $(basename "$t" .sh): /" >&2
+    [ "$tf" -gt 0 ] && tail -20 "$out.$(basename "$t" .sh)" >&2
+    p=$((p + tp)); f=$((f + tf))
+  done
+  record e2e "$p" "$f"
+}
+
+suite_dbt() {
+  "$ROOT/scripts/up.sh" >/dev/null || { record dbt 0 1; return; }
+  . "$STATE/env"
+  local out="$STATE/test-dbt.log"
+  # A database of its own, filled by the e2e run's generator and ingester, keeps the demo's data out.
+  export PGDATABASE=pulse_dbt_test
+  "$PGBIN/dropdb" --if-exists -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PGDATABASE"
+  "$PGBIN/createdb" -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PGDATABASE"
+  {
+    PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$PGDATABASE" \
+      "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations"
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "
+      insert into raw.orders (order_id, customer_id, created_at, amount, currency, items, payment_method,
+                              shipping_country, billing_country, event_version, _topic, _partition, _offset)
+      select 'o-' || i, 'c-' || (i % 97), now() - (i || ' minutes')::interval, (i % 500) + 0.99,
+             (array['EUR','USD','GBP'])[1 + i % 3], 1 + i % 4, 'card',
+             case when i % 10 = 0 then 'FR' else 'DE' end, 'DE', 1, 'orders', 0, i
+        from generate_series(1, 5000) i"
+    cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir . && \
+      "$ROOT/.venv/bin/dbt" source freshness --profiles-dir .
+  } >"$out" 2>&1
+  local rc=$? p f
+  p=$(grep -oE 'PASS=[0-9]+' "$out" | tail -1 | cut -d= -f2); f=$(grep -oE 'ERROR=[0-9]+' "$out" | tail -1 | cut -d= -f2)
+  p=${p:-0}; f=${f:-0}
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -30 "$out" >&2; fi
+  record dbt "$p" "$f"
+}
+
+for s in "${SUITES[@]}"; do
+  t0=$SECONDS
+  log "test: running suite $s ..."
+  case "$s" in
+    unit|pgrx|regress|e2e|dbt) "suite_$s" ;;
+    *) log "unknown suite $s (choose from: unit pgrx regress e2e dbt)"; record "$s" 0 1 ;;
+  esac
+  log "test: suite $s took $((SECONDS - t0))s"
+done
+
+read -r P F < <(awk '{ p += $2; f += $3 } END { print p + 0, f + 0 }' "$RESULTS")
+log "test: all suites took $((SECONDS - t_all))s"
+echo "$P passed, $F failed"
+[ "$F" -eq 0 ] && [ "$P" -gt 0 ]

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Starts the embedded stack under .pulse/: PostgreSQL (as the postgres user) with the pulse
+# extension installed and migrations applied, and a tansu broker with sqlite storage.
+# Idempotent: whatever already runs is left running. Writes .pulse/env.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ensure_state_dirs
+
+# Fail fast, before a long build, when a port we need is held by someone else.
+if ! pg_running && port_in_use "$PULSE_PGPORT"; then
+  die "port $PULSE_PGPORT is taken by another process; set PULSE_PGPORT to a free port"
+fi
+if ! broker_running && port_in_use "$PULSE_KAFKA_PORT"; then
+  die "port $PULSE_KAFKA_PORT is taken by another process; set PULSE_KAFKA_PORT to a free port"
+fi
+
+# --- build and install (release) ---
+t0=$SECONDS
+log "up: building pulse-ingest and pulse-gen (release) ..."
+(cd "$ROOT" && cargo build --release -q -p pulse-ingest)
+log "up: building and installing the pulse extension (release) ..."
+(cd "$ROOT/extension" && cargo pgrx install --release --pg-config "$PGBIN/pg_config" >"$STATE/pgrx-install.log" 2>&1) \
+  || { tail -30 "$STATE/pgrx-install.log" >&2; die "extension build failed (full log: .pulse/pgrx-install.log)"; }
+log "up: built in $((SECONDS - t0))s"
+
+# --- PostgreSQL ---
+if pg_running; then
+  log "up: postgres already running on port $PULSE_PGPORT"
+else
+  if port_in_use "$PULSE_PGPORT"; then
+    die "port $PULSE_PGPORT is taken by another process; set PULSE_PGPORT to a free port"
+  fi
+  if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
+    install -d -o postgres -g postgres "$PGSTATE/" "$PGDATA_DIR" "$PGSOCK_DIR"
+    as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" --auth=trust -U postgres -E UTF8 --locale=C.UTF-8 >"$PGSTATE/initdb.log"
+  fi
+  install -d -o postgres -g postgres "$PGSOCK_DIR"
+  as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGLOG" -w -t 60 start \
+    -o "-p $PULSE_PGPORT -k $PGSOCK_DIR -c listen_addresses=127.0.0.1 -c max_wal_size=2GB -c shared_buffers=512MB" >/dev/null \
+    || { tail -20 "$PGLOG" >&2; die "postgres did not start (log: $PGLOG)"; }
+  log "up: postgres started on 127.0.0.1:$PULSE_PGPORT"
+fi
+if ! "$PGBIN/psql" -X -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres -d postgres -Atc \
+     "select 1 from pg_database where datname = '$PULSE_DB'" | grep -q 1; then
+  "$PGBIN/createdb" -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PULSE_DB"
+fi
+# Newly built library: reinstall the extension objects when the version changed, otherwise keep data.
+psql_pulse -c "create extension if not exists pulse" -c "alter extension pulse update" 2>&1 | grep -v "already installed" >&2 || true
+
+export PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$PULSE_DB"
+"$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations" | sed 's/^/up: /' >&2
+
+# --- tansu broker ---
+if broker_running; then
+  log "up: broker already running on $BROKERS"
+else
+  if port_in_use "$PULSE_KAFKA_PORT"; then
+    die "port $PULSE_KAFKA_PORT is taken by another process; set PULSE_KAFKA_PORT to a free port"
+  fi
+  # tansu reads ./.env and resolves the sqlite path against its working directory.
+  (cd "$KAFKA_DIR" && nohup tansu broker \
+      --listener-url "tcp://127.0.0.1:$PULSE_KAFKA_PORT" \
+      --advertised-listener-url "tcp://127.0.0.1:$PULSE_KAFKA_PORT" \
+      --storage-engine "sqlite://tansu.db" >"$KAFKA_LOG" 2>&1 & echo $! >"$KAFKA_PIDFILE")
+  for _ in $(seq 1 100); do port_in_use "$PULSE_KAFKA_PORT" && break; sleep 0.1; done
+  port_in_use "$PULSE_KAFKA_PORT" || { tail -20 "$KAFKA_LOG" >&2; die "broker did not start (log: $KAFKA_LOG)"; }
+  log "up: broker started on $BROKERS"
+fi
+
+cat >"$STATE/env" <<ENV
+export PGHOST=127.0.0.1
+export PGPORT=$PULSE_PGPORT
+export PGUSER=postgres
+export PGDATABASE=$PULSE_DB
+export PULSE_DATABASE_URL=postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$PULSE_DB
+export PULSE_KAFKA_BROKERS=$BROKERS
+ENV
+log "up: ready. Connect with:  . .pulse/env && psql"
+cat "$STATE/env"
