@@ -5,6 +5,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/versions.env"
 export PATH="$HOME/.cargo/bin:$PATH"
+# One setup at a time (make test and make demo may run side by side).
+mkdir -p "$ROOT/.pulse"
+exec 9>"$ROOT/.pulse/setup.lock"
+flock 9
 
 step() {  # step NAME CMD... — run an install step and time it
   local name="$1"; shift

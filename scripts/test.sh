@@ -49,13 +49,13 @@ suite_regress() {
     --bindir="$PGBIN" --host=127.0.0.1 --port="$PULSE_PGPORT" --user=postgres \
     --inputdir="$inputdir" --outputdir="$out" --dbname=pulse_regress --load-extension=pulse \
     $tests >"$out/pg_regress.log" 2>&1
-  local rc=$? total failed
+  local rc=$? total passed failed
   total=$(echo "$tests" | wc -w)
-  failed=$(grep -cE '^(not ok|test .* \.\.\. FAILED| .* \.\.\. FAILED)|FAILED' "$out/regression.out" 2>/dev/null || true)
-  [ -z "$failed" ] && failed=0
-  [ $rc -ne 0 ] && [ "$failed" -eq 0 ] && failed=$total
+  passed=$(grep -cE '\.\.\. ok' "$out/pg_regress.log" || true)
+  failed=$((total - passed))
+  [ $rc -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
   [ -s "$out/regression.diffs" ] && head -60 "$out/regression.diffs" >&2
-  record regress $((total - failed)) "$failed"
+  record regress "$passed" "$failed"
 }
 
 suite_e2e() {

@@ -5,8 +5,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ensure_state_dirs
-
 # Fail fast, before a long build, when a port we need is held by someone else.
 if ! pg_running && port_in_use "$PULSE_PGPORT"; then
   die "port $PULSE_PGPORT is taken by another process; set PULSE_PGPORT to a free port"
@@ -14,6 +12,7 @@ fi
 if ! broker_running && port_in_use "$PULSE_KAFKA_PORT"; then
   die "port $PULSE_KAFKA_PORT is taken by another process; set PULSE_KAFKA_PORT to a free port"
 fi
+ensure_state_dirs
 
 # --- build and install (release) ---
 t0=$SECONDS
@@ -46,7 +45,7 @@ if ! "$PGBIN/psql" -X -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres -d postgres -A
   "$PGBIN/createdb" -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PULSE_DB"
 fi
 # Newly built library: reinstall the extension objects when the version changed, otherwise keep data.
-psql_pulse -c "create extension if not exists pulse" -c "alter extension pulse update" 2>&1 | grep -v "already installed" >&2 || true
+PGOPTIONS="-c client_min_messages=warning" psql_pulse -c "create extension if not exists pulse" -c "alter extension pulse update"
 
 export PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$PULSE_DB"
 "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations" | sed 's/^/up: /' >&2
@@ -59,10 +58,14 @@ else
     die "port $PULSE_KAFKA_PORT is taken by another process; set PULSE_KAFKA_PORT to a free port"
   fi
   # tansu reads ./.env and resolves the sqlite path against its working directory.
-  (cd "$KAFKA_DIR" && nohup tansu broker \
+  (
+    cd "$KAFKA_DIR"
+    nohup tansu broker \
       --listener-url "tcp://127.0.0.1:$PULSE_KAFKA_PORT" \
       --advertised-listener-url "tcp://127.0.0.1:$PULSE_KAFKA_PORT" \
-      --storage-engine "sqlite://tansu.db" >"$KAFKA_LOG" 2>&1 & echo $! >"$KAFKA_PIDFILE")
+      --storage-engine "sqlite://tansu.db" >"$KAFKA_LOG" 2>&1 </dev/null &
+    echo $! >"$KAFKA_PIDFILE"
+  )
   for _ in $(seq 1 100); do port_in_use "$PULSE_KAFKA_PORT" && break; sleep 0.1; done
   port_in_use "$PULSE_KAFKA_PORT" || { tail -20 "$KAFKA_LOG" >&2; die "broker did not start (log: $KAFKA_LOG)"; }
   log "up: broker started on $BROKERS"

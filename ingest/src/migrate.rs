@@ -52,7 +52,8 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 pub async fn apply(client: &mut Client, migrations: &[Migration]) -> Result<Vec<String>> {
     client
         .batch_execute(
-            "select pg_advisory_lock(hashtext('pulse.migrations'));
+            "set client_min_messages = warning;
+             select pg_advisory_lock(hashtext('pulse.migrations'));
              create schema if not exists raw;
              create table if not exists raw.schema_migrations (
                version text primary key, checksum text not null, applied_at timestamptz not null default now());",

@@ -35,12 +35,15 @@ check "migrations re-run apply nothing" \
 "$RELEASE_BIN/pulse-gen" --quiet --topic "$TOPIC" --partitions 4 --count "$N" --invalid "$BAD" --seed 7 \
   --dump "$WORK/produced.jsonl"
 
+# Small batches for many commits; a short session timeout so the group drops the killed member
+# quickly (the default 45 s only slows the test down).
 start_ingest() {
-  "$RELEASE_BIN/pulse-ingest" run --batch-size 500 --batch-ms 100 >>"$WORK/ingest.log" 2>&1 &
-  echo $!
+  "$RELEASE_BIN/pulse-ingest" run --batch-size 500 --batch-ms 100 -X session.timeout.ms=6000 \
+    -X heartbeat.interval.ms=1000 >>"$WORK/ingest.log" 2>&1 &
+  pid=$!
 }
 : >"$WORK/ingest.log"
-pid=$(start_ingest)
+start_ingest
 # Kill it once some, but not all, batches have committed.
 for _ in $(seq 1 600); do
   landed=$(q "select count(*) from raw.orders")
@@ -52,7 +55,7 @@ at_kill=$(q "select count(*) from raw.orders")
 echo "# SIGKILL with $at_kill of $N rows landed"
 check "ingester was killed mid-run" "$([ "$at_kill" -gt 0 ] && [ "$at_kill" -lt "$N" ] && echo yes)" yes
 
-pid=$(start_ingest)
+start_ingest
 "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs 300 >/dev/null
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
@@ -95,7 +98,7 @@ check "rows are in their UTC day partition" \
   "$(q "select count(*) from raw.orders where tableoid::regclass::text <> 'raw.orders_' || to_char(created_at at time zone 'UTC', 'YYYYMMDD')")" 0
 
 # A restart after everything landed lands nothing new.
-pid=$(start_ingest)
+start_ingest
 sleep 3
 kill -TERM "$pid"; wait "$pid" || true
 check "restart after catch-up lands nothing" "$(q "select count(*) from raw.orders")" "$N"
