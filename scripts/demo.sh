@@ -22,7 +22,7 @@ trap 'kill -TERM $ingest_pid 2>/dev/null || true' EXIT
 t_ingest=$SECONDS
 "$RELEASE_BIN/pulse-ingest" lag --group "$DEMO_GROUP" --topic orders --wait --timeout-secs 900 >/dev/null
 kill -TERM "$ingest_pid"; wait "$ingest_pid"; trap - EXIT
-log "demo: caught up in $((SECONDS - t_ingest))s (log: .pulse/ingest-demo.log)"
+log "demo: $((DEMO_EVENTS + 20)) messages landed in $((SECONDS - t_ingest))s (log: .pulse/ingest-demo.log)"
 
 log "demo: dbt build ..."
 (cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir . --quiet) || die "dbt build failed"
@@ -33,7 +33,7 @@ echo "== Pulse demo ============================================================
 echo
 echo "-- rows landed per day partition of raw.orders"
 psql_pulse -P footer=off -c "
-select tableoid::regclass as partition, count(*) as orders, min(created_at)::timestamp(0) as first, max(created_at)::timestamp(0) as last
+select tableoid::regclass as partition, count(*) as orders, date_trunc('second', min(created_at)) as first, date_trunc('second', max(created_at)) as last
   from raw.orders group by 1 order by 1"
 echo "-- exactly once: offsets stored with the rows, and the dead letters (nothing lost)"
 psql_pulse -P footer=off -c "

@@ -47,7 +47,7 @@ fi
 
 # --- cargo-pgrx (exact version; pgrx crate must match) ---
 if ! cargo pgrx --version 2>/dev/null | grep -q "cargo-pgrx $PGRX_VERSION\$"; then
-  step "cargo-pgrx $PGRX_VERSION" cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked
+  step "cargo-pgrx $PGRX_VERSION" cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked --force
 fi
 PG_CONFIG="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
 if ! grep -qs "pg$PG_MAJOR" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
@@ -56,7 +56,7 @@ fi
 
 # --- tansu broker (Kafka protocol, sqlite storage) ---
 if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
-  step "tansu $TANSU_VERSION" cargo install tansu --version "$TANSU_VERSION" --locked \
+  step "tansu $TANSU_VERSION" cargo install tansu --version "$TANSU_VERSION" --locked --force \
     --no-default-features --features dynostore,libsql
 fi
 

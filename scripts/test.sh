@@ -5,7 +5,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 SUITES=("$@")
 [ ${#SUITES[@]} -eq 0 ] && SUITES=(unit pgrx regress e2e dbt)
-RESULTS="$STATE/test-results"
+RESULTS="$(mktemp)"
 mkdir -p "$STATE"
 : >"$RESULTS"
 t_all=$SECONDS
@@ -78,7 +78,8 @@ suite_dbt() {
   "$ROOT/scripts/up.sh" >/dev/null || { record dbt 0 1; return; }
   . "$STATE/env"
   local out="$STATE/test-dbt.log"
-  # A database of its own, filled by the e2e run's generator and ingester, keeps the demo's data out.
+  # A database of its own with rows inserted in SQL, so the suite runs alone and leaves the demo's data
+  # alone; make demo and the e2e suite feed raw.orders through the real broker and ingester.
   export PGDATABASE=pulse_dbt_test
   "$PGBIN/dropdb" --if-exists -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PGDATABASE"
   "$PGBIN/createdb" -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PGDATABASE"
@@ -92,13 +93,25 @@ suite_dbt() {
              (array['EUR','USD','GBP'])[1 + i % 3], 1 + i % 4, 'card',
              case when i % 10 = 0 then 'FR' else 'DE' end, 'DE', 1, 'orders', 0, i
         from generate_series(1, 5000) i"
-    cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir . && \
-      "$ROOT/.venv/bin/dbt" source freshness --profiles-dir .
+    cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir .
   } >"$out" 2>&1
   local rc=$? p f
   p=$(grep -oE 'PASS=[0-9]+' "$out" | tail -1 | cut -d= -f2); f=$(grep -oE 'ERROR=[0-9]+' "$out" | tail -1 | cut -d= -f2)
   p=${p:-0}; f=${f:-0}
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -30 "$out" >&2; fi
+  # Source freshness: rows were ingested just now, so raw.orders must be fresh.
+  if (cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" source freshness --profiles-dir .) >>"$out" 2>&1; then
+    p=$((p + 1)); log "  dbt: ok - source freshness"
+  else
+    f=$((f + 1)); log "  dbt: not ok - source freshness"
+  fi
+  # The tests can fail: a duplicated order must make the unique test on staging fail.
+  "$PGBIN/psql" -X -q -c "insert into raw.orders select * from raw.orders where order_id = 'o-1'" >>"$out" 2>&1
+  if (cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" test --profiles-dir . -s stg_raw__orders) >>"$out" 2>&1; then
+    f=$((f + 1)); log "  dbt: not ok - a duplicate order id went unnoticed by dbt test"
+  else
+    p=$((p + 1)); log "  dbt: ok - dbt test catches a duplicate order id"
+  fi
   record dbt "$p" "$f"
 }
 
