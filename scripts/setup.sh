@@ -5,9 +5,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/versions.env"
 export PATH="$HOME/.cargo/bin:$PATH"
-# One setup at a time (make test and make demo may run side by side).
-mkdir -p "$ROOT/.pulse"
-exec 9>"$ROOT/.pulse/setup.lock"
+# One setup at a time on this machine, whichever checkout it runs from: two concurrent
+# `cargo install tansu` would each take a quarter of an hour.
+mkdir -p "${CARGO_HOME:-$HOME/.cargo}"
+exec 9>"${CARGO_HOME:-$HOME/.cargo}/.pulse-setup.lock"
 flock 9
 
 step() {  # step NAME CMD... — run an install step and time it

@@ -30,19 +30,26 @@ enum LogFormat {
     Text,
 }
 
+/// Where to consume from; shared by `run` and `lag`.
+#[derive(clap::Args)]
+struct KafkaArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "PULSE_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Consumer group; offsets in raw.ingest_offsets are kept per group.
+    #[arg(long, env = "PULSE_INGEST_GROUP", default_value = "pulse-ingest")]
+    group: String,
+    /// Topic to consume (repeatable or comma-separated). Only `orders` has a contract so far.
+    #[arg(long = "topic", env = "PULSE_INGEST_TOPICS", value_delimiter = ',', default_value = "orders")]
+    topics: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Consume topics and land events until SIGTERM/SIGINT (then flush and exit 0).
     Run {
-        /// Kafka bootstrap servers.
-        #[arg(long, env = "PULSE_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
-        brokers: String,
-        /// Consumer group; offsets in raw.ingest_offsets are kept per group.
-        #[arg(long, env = "PULSE_INGEST_GROUP", default_value = "pulse-ingest")]
-        group: String,
-        /// Topic to consume (repeatable). Only `orders` events have a contract so far.
-        #[arg(long = "topic", env = "PULSE_INGEST_TOPICS", value_delimiter = ',', default_value = "orders")]
-        topics: Vec<String>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
         /// Flush after this many messages.
         #[arg(long, env = "PULSE_INGEST_BATCH_SIZE", default_value_t = 5000)]
         batch_size: usize,
@@ -61,15 +68,8 @@ enum Command {
     },
     /// Show how far the stored offsets are behind the broker; --wait blocks until caught up.
     Lag {
-        /// Kafka bootstrap servers.
-        #[arg(long, env = "PULSE_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
-        brokers: String,
-        /// Consumer group whose stored offsets to compare.
-        #[arg(long, env = "PULSE_INGEST_GROUP", default_value = "pulse-ingest")]
-        group: String,
-        /// Topic (repeatable).
-        #[arg(long = "topic", env = "PULSE_INGEST_TOPICS", value_delimiter = ',', default_value = "orders")]
-        topics: Vec<String>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
         /// Wait, with a progress bar, until every partition has lag 0.
         #[arg(long)]
         wait: bool,
@@ -114,7 +114,7 @@ async fn main() -> Result<()> {
                 println!("  applied {v}");
             }
         }
-        Command::Lag { brokers, group, topics, wait, timeout_secs } => {
+        Command::Lag { kafka: KafkaArgs { brokers, group, topics }, wait, timeout_secs } => {
             let client = db::connect(&pg).await?;
             if wait {
                 wait_for_zero_lag(&client, &brokers, &group, &topics, Duration::from_secs(timeout_secs)).await?;
@@ -125,7 +125,7 @@ async fn main() -> Result<()> {
                 println!("{:<24} {:>9} {:>14} {:>14} {:>10}", l.topic, l.partition, l.high_watermark, l.stored, l.lag());
             }
         }
-        Command::Run { brokers, group, topics, batch_size, batch_ms, start_from_latest, max_payload_bytes, kafka_properties } => {
+        Command::Run { kafka: KafkaArgs { brokers, group, topics }, batch_size, batch_ms, start_from_latest, max_payload_bytes, kafka_properties } => {
             if batch_size == 0 {
                 bail!("--batch-size must be at least 1");
             }

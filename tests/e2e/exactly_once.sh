@@ -4,7 +4,7 @@
 # produced events exactly (by key and content), malformed messages must be in raw.dead_letters,
 # and a SIGTERM must flush and exit 0. Prints TAP-style "ok"/"not ok" lines.
 set -euo pipefail
-. "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 . "$STATE/env"
 
 N=${E2E_EVENTS:-40000}
@@ -18,10 +18,6 @@ mkdir -p "$WORK"
 export PGDATABASE=$DB PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$DB"
 export PULSE_INGEST_GROUP=$GROUP PULSE_INGEST_TOPICS=$TOPIC
 
-fails=0
-check() {  # check NAME ACTUAL EXPECTED
-  if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: got '$2', expected '$3'"; fails=$((fails + 1)); fi
-}
 q() { "$PGBIN/psql" -X -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 "$PGBIN/dropdb" --if-exists -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$DB"

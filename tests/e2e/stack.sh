@@ -2,12 +2,8 @@
 # make up / make down: idempotent, restartable, .pulse/env works with psql, taken ports are
 # reported clearly. Prints TAP-style "ok"/"not ok" lines.
 set -uo pipefail
-. "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
-fails=0
-check() {  # check NAME ACTUAL EXPECTED
-  if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: got '$2', expected '$3'"; fails=$((fails + 1)); fi
-}
 hash_via_env() { (. "$STATE/env" && "$PGBIN/psql" -X -At -c "select ab_hash('feature','123',2)"); }
 
 "$ROOT/scripts/up.sh" >/dev/null 2>"$STATE/stack-up.err"
