@@ -187,12 +187,14 @@ fn spawn_signal_listener(flag: Arc<AtomicBool>) -> Result<()> {
 fn accept<M: Message>(batch: &mut Batch, m: &M, limits: &Limits) {
     let source = Source { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() };
     let key = m.key().map(<[u8]>::to_vec);
+    // Raw bytes are kept with each row so that a row Postgres refuses can still be dead-lettered.
+    let payload = m.payload().map(<[u8]>::to_vec);
     match decode_order(m.payload(), limits, chrono::Utc::now()) {
-        Ok(row) => batch.push_row(Landed { source, key, payload: None, row }),
+        Ok(row) => batch.push_row(Landed { source, key, payload, row }),
         Err(rejection) => {
             warn!(error_code = rejection.code, topic = %source.topic, partition = source.partition,
                   offset = source.offset, reason = %rejection.message, "dead-lettered");
-            batch.push_dead(DeadLetter { source, key, payload: m.payload().map(<[u8]>::to_vec), rejection });
+            batch.push_dead(DeadLetter { source, key, payload, rejection });
         }
     }
 }

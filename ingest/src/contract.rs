@@ -119,6 +119,13 @@ fn validate(event: OrderEvent, limits: &Limits, now: DateTime<Utc>) -> Result<Or
     if event.event_version != ORDER_EVENT_VERSION {
         return Err(violation(format!("unsupported event_version {}", event.event_version)));
     }
+    // PostgreSQL text cannot hold NUL; catching it here keeps such events out of the slow path.
+    let texts = [&event.order_id, &event.customer_id, &event.currency, &event.payment_method];
+    let optional = [&event.card_fingerprint, &event.ip_country, &event.shipping_country,
+        &event.billing_country, &event.device, &event.email_domain];
+    if texts.into_iter().chain(optional.into_iter().flatten()).any(|t| t.contains('\0')) {
+        return Err(violation("text fields must not contain NUL characters".into()));
+    }
     if event.order_id.is_empty() || event.customer_id.is_empty() {
         return Err(violation("order_id and customer_id must not be empty".into()));
     }
@@ -200,6 +207,9 @@ mod tests {
         assert_eq!(code_of(&v), "contract_violation");
         let mut v = valid();
         v["currency"] = "eur".into();
+        assert_eq!(code_of(&v), "contract_violation");
+        let mut v = valid();
+        v["device"] = "mob\u{0}ile".into();
         assert_eq!(code_of(&v), "contract_violation");
         let mut v = valid();
         v["items"] = 0.into();

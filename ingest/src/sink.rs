@@ -113,17 +113,37 @@ impl Sink {
     }
 
     /// Lands `batch` atomically. On error nothing is written and the batch is left intact.
+    ///
+    /// If Postgres rejects the data itself (SQLSTATE class 22 or 23: a value the contract let
+    /// through but a column or constraint refuses), the batch is written again row by row and
+    /// the refused rows become dead letters (`db_rejected`), so one bad event never blocks a
+    /// partition.
     pub async fn flush(&mut self, batch: &mut Batch) -> Result<FlushOutcome> {
         // Partition DDL runs in its own short transaction so the data transaction never holds
         // the parent table's lock for CREATE TABLE.
         self.ensure_partitions(batch).await?;
+        match self.write(batch, false).await {
+            Err(e) if is_data_error(&e) => {
+                tracing::warn!(error_code = "batch_rejected", error = format!("{e:#}"), "retrying the batch row by row");
+                self.write(batch, true).await
+            }
+            other => other,
+        }
+    }
 
+    async fn write(&mut self, batch: &mut Batch, row_by_row: bool) -> Result<FlushOutcome> {
         let tx = self.client.transaction().await?;
         let stored = lock_offsets(&tx, &self.group, batch.high.keys()).await?;
         let mut outcome = FlushOutcome { skipped_already_landed: batch.drop_landed(&stored), ..Default::default() };
 
-        outcome.landed = copy_orders(&tx, &batch.rows).await?;
-        outcome.dead_lettered = insert_dead_letters(&tx, &batch.dead).await?;
+        let refused = if row_by_row {
+            insert_orders_one_by_one(&tx, &batch.rows).await?
+        } else {
+            copy_orders(&tx, &batch.rows).await?;
+            Vec::new()
+        };
+        outcome.landed = batch.rows.len() - refused.len();
+        outcome.dead_lettered = insert_dead_letters(&tx, batch.dead.iter().chain(&refused)).await?;
 
         for ((topic, partition), high) in &batch.high {
             let next = high + 1;
@@ -188,6 +208,16 @@ async fn lock_offsets<'a>(
     Ok(stored)
 }
 
+fn order_values(l: &Landed) -> [&(dyn ToSql + Sync); 17] {
+    let e = &l.row.event;
+    [
+        &e.order_id, &e.customer_id, &e.created_at, &l.row.amount, &e.currency, &e.items,
+        &e.payment_method, &e.card_fingerprint, &e.ip_country, &e.shipping_country,
+        &e.billing_country, &e.device, &e.email_domain, &e.event_version,
+        &l.source.topic, &l.source.partition, &l.source.offset,
+    ]
+}
+
 async fn copy_orders(tx: &Transaction<'_>, rows: &[Landed]) -> Result<usize> {
     if rows.is_empty() {
         return Ok(0);
@@ -198,19 +228,51 @@ async fn copy_orders(tx: &Transaction<'_>, rows: &[Landed]) -> Result<usize> {
     let writer = BinaryCopyInWriter::new(sink, &ORDER_TYPES);
     pin_mut!(writer);
     for l in rows {
-        let e = &l.row.event;
-        let values: [&(dyn ToSql + Sync); 17] = [
-            &e.order_id, &e.customer_id, &e.created_at, &l.row.amount, &e.currency, &e.items,
-            &e.payment_method, &e.card_fingerprint, &e.ip_country, &e.shipping_country,
-            &e.billing_country, &e.device, &e.email_domain, &e.event_version,
-            &l.source.topic, &l.source.partition, &l.source.offset,
-        ];
-        writer.as_mut().write(&values).await?;
+        writer.as_mut().write(&order_values(l)).await?;
     }
     Ok(writer.finish().await? as usize)
 }
 
-async fn insert_dead_letters(tx: &Transaction<'_>, dead: &[DeadLetter]) -> Result<usize> {
+/// The slow path: one INSERT per row under a savepoint; returns the refused rows as dead letters.
+async fn insert_orders_one_by_one(tx: &Transaction<'_>, rows: &[Landed]) -> Result<Vec<DeadLetter>> {
+    let placeholders: Vec<String> = (1..=ORDER_TYPES.len()).map(|i| format!("${i}")).collect();
+    let stmt = tx
+        .prepare_typed(
+            &format!("insert into raw.orders ({ORDER_COLUMNS}) values ({})", placeholders.join(", ")),
+            &ORDER_TYPES,
+        )
+        .await?;
+    let mut refused = Vec::new();
+    for l in rows {
+        tx.batch_execute("savepoint pulse_row").await?;
+        match tx.execute(&stmt, &order_values(l)).await {
+            Ok(_) => tx.batch_execute("release savepoint pulse_row").await?,
+            Err(e) => {
+                tx.batch_execute("rollback to savepoint pulse_row").await?;
+                let message = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
+                refused.push(DeadLetter {
+                    source: l.source.clone(),
+                    key: l.key.clone(),
+                    payload: l.payload.clone(),
+                    rejection: Rejection { code: "db_rejected", message: format!("postgres refused the row: {message}") },
+                });
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// True when Postgres refused the data itself (data exception or integrity violation), as
+/// opposed to a connection or server problem that a retry can fix.
+fn is_data_error(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<tokio_postgres::Error>())
+        .filter_map(|pe| pe.code())
+        .any(|code| code.code().starts_with("22") || code.code().starts_with("23"))
+}
+
+async fn insert_dead_letters<'a>(tx: &Transaction<'_>, dead: impl Iterator<Item = &'a DeadLetter>) -> Result<usize> {
+    let dead: Vec<&DeadLetter> = dead.collect();
     if dead.is_empty() {
         return Ok(0);
     }
@@ -220,7 +282,7 @@ async fn insert_dead_letters(tx: &Transaction<'_>, dead: &[DeadLetter]) -> Resul
              values ($1, $2, $3, $4, $5, $6, $7)",
         )
         .await?;
-    for d in dead {
+    for d in &dead {
         let code = d.rejection.code;
         tx.execute(
             &stmt,
