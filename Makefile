@@ -1,7 +1,7 @@
 # Pulse — the two commands are `make demo` and `make test`. See README.md.
 include versions.env
 
-.PHONY: demo test setup up down build bench clean test-unit test-pgrx test-regress test-e2e test-dbt help
+.PHONY: demo test setup up down clean test-unit test-pgrx test-regress test-e2e test-dbt help
 
 help:
 	@echo "make demo      set up, start the embedded stack, run the pipeline on 100k generated orders"
@@ -26,10 +26,6 @@ up: setup
 
 down:
 	@scripts/down.sh
-
-build:
-	cargo build --release -p pulse-ingest
-	cd extension && cargo pgrx package --pg-config /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
 
 clean: down
 	rm -rf .pulse target dbt/target dbt/logs

@@ -128,5 +128,5 @@ done
 
 read -r P F < <(awk '{ p += $2; f += $3 } END { print p + 0, f + 0 }' "$RESULTS")
 log "test: all suites took $((SECONDS - t_all))s"
-echo "$P passed, $F failed"
+echo "$P passed, $F failed" | tee "$STATE/test-summary"
 [ "$F" -eq 0 ] && [ "$P" -gt 0 ]
