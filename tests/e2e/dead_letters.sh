@@ -8,16 +8,7 @@ set -euo pipefail
 
 N=3000
 BAD=30
-run_id="$(date +%s)$$"
-DB=pulse_e2e_dlq
-TOPIC="e2e_dlq_$run_id"
-GROUP="e2e_dlq_$run_id"
-WORK="$STATE/e2e-dlq"
-mkdir -p "$WORK"
-export PGDATABASE=$DB PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$DB"
-export PULSE_INGEST_GROUP=$GROUP PULSE_INGEST_TOPICS=$TOPIC
-
-fresh_database "$DB"
+scenario e2e_dlq
 # A rule the event contract does not know about: Postgres refuses orders of 150 or more.
 q "alter table raw.orders add constraint e2e_small_orders_only check (amount < 150)"
 

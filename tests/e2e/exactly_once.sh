@@ -9,16 +9,7 @@ set -euo pipefail
 
 N=${E2E_EVENTS:-40000}
 BAD=${E2E_INVALID:-40}
-run_id="$(date +%s)$$"
-DB=pulse_e2e
-TOPIC="e2e_orders_$run_id"
-GROUP="e2e_$run_id"
-WORK="$STATE/e2e"
-mkdir -p "$WORK"
-export PGDATABASE=$DB PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$DB"
-export PULSE_INGEST_GROUP=$GROUP PULSE_INGEST_TOPICS=$TOPIC
-
-fresh_database "$DB"
+scenario e2e
 # A second run changes nothing: migrations are recorded and idempotent.
 check "migrations re-run apply nothing" \
   "$("$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations" | head -1)" \

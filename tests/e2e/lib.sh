@@ -38,3 +38,15 @@ fresh_database() {
   PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$1" \
     "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations"
 }
+
+# scenario NAME: a database pulse_NAME (fresh, migrated), a new topic and consumer group, and a
+# work directory .pulse/NAME; exports the settings psql and pulse-ingest read.
+scenario() {
+  local run_id
+  run_id="$(date +%s)$$"
+  DB="pulse_$1" TOPIC="${1}_$run_id" GROUP="${1}_$run_id" WORK="$STATE/$1"
+  mkdir -p "$WORK"
+  export PGDATABASE=$DB PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$DB"
+  export PULSE_INGEST_GROUP=$GROUP PULSE_INGEST_TOPICS=$TOPIC
+  fresh_database "$DB"
+}
