@@ -47,6 +47,8 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
 fi
 
 # --- cargo-pgrx (exact version; pgrx crate must match) ---
+grep -q "^pgrx = \"=$PGRX_VERSION\"" "$ROOT/extension/Cargo.toml" \
+  || { echo "setup: extension/Cargo.toml must pin pgrx = \"=$PGRX_VERSION\" (versions.env)" >&2; exit 1; }
 if ! cargo pgrx --version 2>/dev/null | grep -q "cargo-pgrx $PGRX_VERSION\$"; then
   step "cargo-pgrx $PGRX_VERSION" cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked --force
 fi

@@ -16,9 +16,9 @@ ensure_state_dirs
 
 # --- build and install (release) ---
 t0=$SECONDS
-log "up: building pulse-ingest and pulse-gen (release) ..."
-(cd "$ROOT" && cargo build --release -q -p pulse-ingest)
-log "up: building and installing the pulse extension (release) ..."
+log "up: building pulse-ingest and pulse-gen (release; a few minutes the first time) ..."
+(cd "$ROOT" && cargo build --release -q -p pulse-ingest) || die "pulse-ingest build failed"
+log "up: building and installing the pulse extension (release; a few minutes the first time) ..."
 (cd "$ROOT/extension" && cargo pgrx install --release --pg-config "$PGBIN/pg_config" >"$STATE/pgrx-install.log" 2>&1) \
   || { tail -30 "$STATE/pgrx-install.log" >&2; die "extension build failed (full log: .pulse/pgrx-install.log)"; }
 log "up: built in $((SECONDS - t0))s"
