@@ -7,10 +7,15 @@ STATE="${PULSE_STATE_DIR:-$ROOT/.pulse}"
 PGBIN="/usr/lib/postgresql/$PG_MAJOR/bin"
 # The cluster lives in .pulse/pg. When the checkout is somewhere the postgres user cannot
 # traverse (e.g. under /root), .pulse/pg is a symlink to a directory under /var/lib/pulse.
-PGSTATE="$STATE/pg"
-PGDATA_DIR="$PGSTATE/data"
-PGSOCK_DIR="$PGSTATE/run"
-PGLOG="$PGSTATE/postgres.log"
+# Paths handed to the postgres user are resolved through that link, since it cannot traverse
+# the checkout's own path.
+resolve_pg_paths() {
+  PGSTATE="$(readlink -f "$STATE/pg" 2>/dev/null || echo "$STATE/pg")"
+  PGDATA_DIR="$PGSTATE/data"
+  PGSOCK_DIR="$PGSTATE/run"
+  PGLOG="$PGSTATE/postgres.log"
+}
+resolve_pg_paths
 PULSE_PGPORT="${PULSE_PGPORT:-55432}"
 PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-59092}"
 PULSE_DB="${PULSE_DB:-pulse}"
@@ -50,12 +55,13 @@ broker_running() {
 ensure_state_dirs() {
   mkdir -p "$STATE" "$KAFKA_DIR"
   chmod o+x "$STATE"
-  if [ ! -e "$PGSTATE" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE"; then
+  if [ ! -e "$STATE/pg" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE"; then
     local outside
-    outside="/var/lib/pulse/$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+    outside="/var/lib/pulse/$(printf '%s' "$STATE" | md5sum | cut -c1-12)"
     install -d -o postgres -g postgres "$outside"
-    ln -s "$outside" "$PGSTATE"
+    ln -s "$outside" "$STATE/pg"
     log "cluster directory is $outside (linked from .pulse/pg)"
   fi
-  if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres "$PGSTATE/"; else mkdir -p "$PGSTATE"; fi
+  if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres "$STATE/pg/"; else mkdir -p "$STATE/pg"; fi
+  resolve_pg_paths
 }

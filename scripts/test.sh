@@ -30,8 +30,8 @@ suite_unit() {
 }
 
 suite_pgrx() {
-  local out="$STATE/test-pgrx.log" data="$PGSTATE/pgrx-test"
   ensure_state_dirs
+  local out="$STATE/test-pgrx.log" data="$PGSTATE/pgrx-test"
   rm -rf "$data"; install -d -o postgres -g postgres "$data"
   (cd "$ROOT/extension" && cargo pgrx test pg15 --runas postgres --pgdata "$data" 2>&1) >"$out"; local rc=$?
   read -r p f < <(cargo_counts "$out")
