@@ -30,7 +30,8 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # as_pg CMD...: run as the postgres OS user (Postgres refuses to run as root).
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From / because the postgres user may not be allowed into the current directory.
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # port_in_use PORT: true when something listens on 127.0.0.1:PORT.
