@@ -82,7 +82,9 @@ impl ConsumerContext for IngestContext {
                 match self.lookup.fetch(parts.clone()) {
                     Ok(stored) => {
                         for (topic, partition) in &parts {
-                            let offset = stored.get(&(topic.clone(), *partition)).map_or(self.start_from, |o| Offset::Offset(*o));
+                            let offset = stored
+                                .get(&(topic.clone(), *partition))
+                                .map_or(self.start_from, |o| Offset::Offset(*o));
                             if let Err(e) = tpl.set_partition_offset(topic, *partition, offset) {
                                 warn!(error_code = "seek_failed", %topic, partition, error = %e, "cannot set start offset");
                             }
@@ -91,13 +93,23 @@ impl ConsumerContext for IngestContext {
                     }
                     // Falling back to Kafka's committed offsets is still exactly once: they never
                     // run ahead of Postgres, and each flush skips what is already landed.
-                    Err(e) => error!(error_code = "offset_lookup_failed", error = %e, "assigned; using kafka committed offsets"),
+                    Err(e) => {
+                        error!(error_code = "offset_lookup_failed", error = %e, "assigned; using kafka committed offsets")
+                    }
                 }
-                if cooperative { consumer.incremental_assign(tpl) } else { consumer.assign(tpl) }
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 info!(count = tpl.count(), "partitions revoked");
-                if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() }
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
             }
             other => {
                 error!(error_code = "rebalance_error", error = ?other, "rebalance error; dropping assignment");
@@ -217,17 +229,29 @@ async fn flush(
         let started = std::time::Instant::now();
         match sink.flush(batch).await {
             Ok(outcome) => {
-                info!(landed = outcome.landed, dead_lettered = outcome.dead_lettered,
-                      skipped_already_landed = outcome.skipped_already_landed,
-                      ms = started.elapsed().as_millis() as u64, "batch committed");
+                info!(
+                    landed = outcome.landed,
+                    dead_lettered = outcome.dead_lettered,
+                    skipped_already_landed = outcome.skipped_already_landed,
+                    ms = started.elapsed().as_millis() as u64,
+                    "batch committed"
+                );
                 commit_to_kafka(consumer, &outcome.next_offsets);
                 *batch = Batch::default();
                 return Ok(());
             }
             Err(e) => {
-                error!(error_code = "flush_failed", error = format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "batch not landed");
+                error!(
+                    error_code = "flush_failed",
+                    error = format!("{e:#}"),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "batch not landed"
+                );
                 if shutdown.load(Ordering::SeqCst) {
-                    anyhow::bail!("shutting down with {} messages not landed; they will be re-read from the stored offsets", batch.len());
+                    anyhow::bail!(
+                        "shutting down with {} messages not landed; they will be re-read from the stored offsets",
+                        batch.len()
+                    );
                 }
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));

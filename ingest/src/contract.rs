@@ -64,11 +64,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_payload_bytes: 1 << 20,
-            max_age: Duration::days(3 * 366),
-            max_future: Duration::days(1),
-        }
+        Limits { max_payload_bytes: 1 << 20, max_age: Duration::days(3 * 366), max_future: Duration::days(1) }
     }
 }
 
@@ -121,8 +117,14 @@ fn validate(event: OrderEvent, limits: &Limits, now: DateTime<Utc>) -> Result<Or
     }
     // PostgreSQL text cannot hold NUL; catching it here keeps such events out of the slow path.
     let texts = [&event.order_id, &event.customer_id, &event.currency, &event.payment_method];
-    let optional = [&event.card_fingerprint, &event.ip_country, &event.shipping_country,
-        &event.billing_country, &event.device, &event.email_domain];
+    let optional = [
+        &event.card_fingerprint,
+        &event.ip_country,
+        &event.shipping_country,
+        &event.billing_country,
+        &event.device,
+        &event.email_domain,
+    ];
     if texts.into_iter().chain(optional.into_iter().flatten()).any(|t| t.contains('\0')) {
         return Err(violation("text fields must not contain NUL characters".into()));
     }
@@ -134,7 +136,9 @@ fn validate(event: OrderEvent, limits: &Limits, now: DateTime<Utc>) -> Result<Or
         .or_else(|_| Decimal::from_scientific(&amount_text))
         .map_err(|_| violation(format!("amount {amount_text} is not a decimal number")))?;
     if amount.is_sign_negative() || amount.normalize().scale() > 2 || amount >= Decimal::from(10_000_000_000i64) {
-        return Err(violation(format!("amount {amount_text} must be >= 0 with at most 2 decimals and 10 integer digits")));
+        return Err(violation(format!(
+            "amount {amount_text} must be >= 0 with at most 2 decimals and 10 integer digits"
+        )));
     }
     if event.currency.len() != 3 || !event.currency.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(violation(format!("currency \"{}\" is not an ISO 4217 code", event.currency)));
@@ -145,8 +149,12 @@ fn validate(event: OrderEvent, limits: &Limits, now: DateTime<Utc>) -> Result<Or
     if event.created_at < now - limits.max_age || event.created_at > now + limits.max_future {
         return Err(Rejection::new(
             "absurd_timestamp",
-            format!("created_at {} is outside [now - {} days, now + {} days]",
-                event.created_at.to_rfc3339(), limits.max_age.num_days(), limits.max_future.num_days()),
+            format!(
+                "created_at {} is outside [now - {} days, now + {} days]",
+                event.created_at.to_rfc3339(),
+                limits.max_age.num_days(),
+                limits.max_future.num_days()
+            ),
         ));
     }
     Ok(OrderRow { event, amount })

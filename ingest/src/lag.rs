@@ -25,10 +25,8 @@ pub async fn watermarks(brokers: &str, topics: &[String]) -> Result<Vec<(String,
     let brokers = brokers.to_string();
     let topics = topics.to_vec();
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .create()
-            .context("cannot create kafka client")?;
+        let consumer: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", &brokers).create().context("cannot create kafka client")?;
         let timeout = Duration::from_secs(10);
         let mut out = Vec::new();
         for topic in &topics {

@@ -4,8 +4,8 @@
 //! written in the same transaction as the rows, the consumer seeks to the stored offsets on
 //! assignment, and every flush re-reads the stored offset under a row lock and skips messages
 //! already landed (so a stale batch from a revoked partition can never land twice).
-pub mod contract;
 pub mod consumer;
+pub mod contract;
 pub mod db;
 pub mod lag;
 pub mod migrate;

@@ -120,12 +120,29 @@ async fn main() -> Result<()> {
                 wait_for_zero_lag(&client, &brokers, &group, &topics, Duration::from_secs(timeout_secs)).await?;
             }
             let lags = lag::lag(&client, &brokers, &group, &topics).await?;
-            println!("{:<24} {:>9} {:>14} {:>14} {:>10}", "topic", "partition", "high_watermark", "stored_offset", "lag");
+            println!(
+                "{:<24} {:>9} {:>14} {:>14} {:>10}",
+                "topic", "partition", "high_watermark", "stored_offset", "lag"
+            );
             for l in &lags {
-                println!("{:<24} {:>9} {:>14} {:>14} {:>10}", l.topic, l.partition, l.high_watermark, l.stored, l.lag());
+                println!(
+                    "{:<24} {:>9} {:>14} {:>14} {:>10}",
+                    l.topic,
+                    l.partition,
+                    l.high_watermark,
+                    l.stored,
+                    l.lag()
+                );
             }
         }
-        Command::Run { kafka: KafkaArgs { brokers, group, topics }, batch_size, batch_ms, start_from_latest, max_payload_bytes, kafka_properties } => {
+        Command::Run {
+            kafka: KafkaArgs { brokers, group, topics },
+            batch_size,
+            batch_ms,
+            start_from_latest,
+            max_payload_bytes,
+            kafka_properties,
+        } => {
             if batch_size == 0 {
                 bail!("--batch-size must be at least 1");
             }

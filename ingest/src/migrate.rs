@@ -17,7 +17,8 @@ pub struct Migration {
 /// Lists `*.sql` files named `NNNN_description.sql`, sorted by version.
 pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read migrations directory {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read migrations directory {}", dir.display()))?;
     for entry in entries {
         let path = entry?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("sql") {
@@ -68,9 +69,8 @@ pub async fn apply(client: &mut Client, migrations: &[Migration]) -> Result<Vec<
 async fn apply_locked(client: &mut Client, migrations: &[Migration]) -> Result<Vec<String>> {
     let mut applied = Vec::new();
     for m in migrations {
-        let row = client
-            .query_opt("select checksum from raw.schema_migrations where version = $1", &[&m.version])
-            .await?;
+        let row =
+            client.query_opt("select checksum from raw.schema_migrations where version = $1", &[&m.version]).await?;
         if let Some(row) = row {
             let recorded: String = row.get(0);
             if recorded != m.checksum {

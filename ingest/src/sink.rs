@@ -94,9 +94,23 @@ const ORDER_COLUMNS: &str = "order_id, customer_id, created_at, amount, currency
      _topic, _partition, _offset";
 
 const ORDER_TYPES: [Type; 17] = [
-    Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::NUMERIC, Type::TEXT, Type::INT4, Type::TEXT,
-    Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT4,
-    Type::TEXT, Type::INT4, Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::NUMERIC,
+    Type::TEXT,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT4,
+    Type::TEXT,
+    Type::INT4,
+    Type::INT8,
 ];
 
 /// Writes batches for one consumer group.
@@ -124,7 +138,11 @@ impl Sink {
         self.ensure_partitions(batch).await?;
         match self.write(batch, false).await {
             Err(e) if is_data_error(&e) => {
-                tracing::warn!(error_code = "batch_rejected", error = format!("{e:#}"), "retrying the batch row by row");
+                tracing::warn!(
+                    error_code = "batch_rejected",
+                    error = format!("{e:#}"),
+                    "retrying the batch row by row"
+                );
                 self.write(batch, true).await
             }
             other => other,
@@ -211,10 +229,23 @@ async fn lock_offsets<'a>(
 fn order_values(l: &Landed) -> [&(dyn ToSql + Sync); 17] {
     let e = &l.row.event;
     [
-        &e.order_id, &e.customer_id, &e.created_at, &l.row.amount, &e.currency, &e.items,
-        &e.payment_method, &e.card_fingerprint, &e.ip_country, &e.shipping_country,
-        &e.billing_country, &e.device, &e.email_domain, &e.event_version,
-        &l.source.topic, &l.source.partition, &l.source.offset,
+        &e.order_id,
+        &e.customer_id,
+        &e.created_at,
+        &l.row.amount,
+        &e.currency,
+        &e.items,
+        &e.payment_method,
+        &e.card_fingerprint,
+        &e.ip_country,
+        &e.shipping_country,
+        &e.billing_country,
+        &e.device,
+        &e.email_domain,
+        &e.event_version,
+        &l.source.topic,
+        &l.source.partition,
+        &l.source.offset,
     ]
 }
 
@@ -222,9 +253,7 @@ async fn copy_orders(tx: &Transaction<'_>, rows: &[Landed]) -> Result<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let sink = tx
-        .copy_in(&format!("copy raw.orders ({ORDER_COLUMNS}) from stdin (format binary)"))
-        .await?;
+    let sink = tx.copy_in(&format!("copy raw.orders ({ORDER_COLUMNS}) from stdin (format binary)")).await?;
     let writer = BinaryCopyInWriter::new(sink, &ORDER_TYPES);
     pin_mut!(writer);
     for l in rows {
@@ -254,7 +283,10 @@ async fn insert_orders_one_by_one(tx: &Transaction<'_>, rows: &[Landed]) -> Resu
                     source: l.source.clone(),
                     key: l.key.clone(),
                     payload: l.payload.clone(),
-                    rejection: Rejection { code: "db_rejected", message: format!("postgres refused the row: {message}") },
+                    rejection: Rejection {
+                        code: "db_rejected",
+                        message: format!("postgres refused the row: {message}"),
+                    },
                 });
             }
         }

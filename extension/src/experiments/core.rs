@@ -14,8 +14,7 @@ pub fn fnv1a32(s: &str) -> u32 {
 }
 
 fn fnv1a32_concat(a: &str, b: &str) -> u32 {
-    b.chars()
-        .fold(fnv1a32(a), |h, c| (h ^ c as u32).wrapping_mul(FNV32_PRIME))
+    b.chars().fold(fnv1a32(a), |h, c| (h ^ c as u32).wrapping_mul(FNV32_PRIME))
 }
 
 /// GrowthBook's `hash(seed, value, version)`: a number in [0, 1), or `None` for an unknown version.

@@ -96,7 +96,11 @@ impl Generator {
         let cents = ((self.amount.sample(r) * if fraudish { 4.0 } else { 1.0 }) * 100.0).round().max(1.0) as i64;
         let method = METHODS[self.method.sample(r)].0;
         let card = matches!(method, "card" | "apple_pay").then(|| {
-            if fraudish { format!("fp-{:05}", r.gen_range(0..50)) } else { format!("fp-c{customer:07}") }
+            if fraudish {
+                format!("fp-{:05}", r.gen_range(0..50))
+            } else {
+                format!("fp-c{customer:07}")
+            }
         });
         let elsewhere = COUNTRIES[r.gen_range(0..COUNTRIES.len())];
         OrderEvent {
@@ -163,12 +167,16 @@ async fn main() -> Result<()> {
     let total = args.count + args.invalid;
     let invalid_every = if args.invalid > 0 { total / args.invalid } else { u64::MAX };
     let mut dump = match &args.dump {
-        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
         None => None,
     };
 
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
-    bar.set_style(ProgressStyle::with_template("pulse-gen {bar:40} {pos}/{len} events {per_sec} eta {eta}").expect("template"));
+    bar.set_style(
+        ProgressStyle::with_template("pulse-gen {bar:40} {pos}/{len} events {per_sec} eta {eta}").expect("template"),
+    );
     let mut gen = Generator::new(args.seed, args.count);
     let mut inflight = FuturesUnordered::new();
     let (mut valid, mut bad) = (0u64, 0u64);
@@ -208,8 +216,12 @@ async fn main() -> Result<()> {
     if let Some(mut d) = dump {
         d.flush()?;
     }
-    println!("pulse-gen: produced {valid} order events and {bad} malformed messages to topic {} ({} .. {})",
-        args.topic, start.to_rfc3339(), end.to_rfc3339());
+    println!(
+        "pulse-gen: produced {valid} order events and {bad} malformed messages to topic {} ({} .. {})",
+        args.topic,
+        start.to_rfc3339(),
+        end.to_rfc3339()
+    );
     Ok(())
 }
 
