@@ -89,29 +89,35 @@ pub struct FlushOutcome {
     pub next_offsets: Vec<(String, i32, i64)>,
 }
 
-const ORDER_COLUMNS: &str = "order_id, customer_id, created_at, amount, currency, items, payment_method, \
-     card_fingerprint, ip_country, shipping_country, billing_country, device, email_domain, event_version, \
-     _topic, _partition, _offset";
-
-const ORDER_TYPES: [Type; 17] = [
-    Type::TEXT,
-    Type::TEXT,
-    Type::TIMESTAMPTZ,
-    Type::NUMERIC,
-    Type::TEXT,
-    Type::INT4,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT4,
-    Type::TEXT,
-    Type::INT4,
-    Type::INT8,
+/// raw.orders columns written by pulse-ingest and their wire types, in the order of
+/// `order_values`; `_ingested_at` takes its default. One list so names and types cannot drift.
+const ORDER_COLUMNS: [(&str, Type); 17] = [
+    ("order_id", Type::TEXT),
+    ("customer_id", Type::TEXT),
+    ("created_at", Type::TIMESTAMPTZ),
+    ("amount", Type::NUMERIC),
+    ("currency", Type::TEXT),
+    ("items", Type::INT4),
+    ("payment_method", Type::TEXT),
+    ("card_fingerprint", Type::TEXT),
+    ("ip_country", Type::TEXT),
+    ("shipping_country", Type::TEXT),
+    ("billing_country", Type::TEXT),
+    ("device", Type::TEXT),
+    ("email_domain", Type::TEXT),
+    ("event_version", Type::INT4),
+    ("_topic", Type::TEXT),
+    ("_partition", Type::INT4),
+    ("_offset", Type::INT8),
 ];
+
+fn order_column_list() -> String {
+    ORDER_COLUMNS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+}
+
+fn order_types() -> Vec<Type> {
+    ORDER_COLUMNS.iter().map(|(_, ty)| ty.clone()).collect()
+}
 
 /// Writes batches for one consumer group.
 pub struct Sink {
@@ -253,8 +259,8 @@ async fn copy_orders(tx: &Transaction<'_>, rows: &[Landed]) -> Result<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let sink = tx.copy_in(&format!("copy raw.orders ({ORDER_COLUMNS}) from stdin (format binary)")).await?;
-    let writer = BinaryCopyInWriter::new(sink, &ORDER_TYPES);
+    let sink = tx.copy_in(&format!("copy raw.orders ({}) from stdin (format binary)", order_column_list())).await?;
+    let writer = BinaryCopyInWriter::new(sink, &order_types());
     pin_mut!(writer);
     for l in rows {
         writer.as_mut().write(&order_values(l)).await?;
@@ -264,11 +270,11 @@ async fn copy_orders(tx: &Transaction<'_>, rows: &[Landed]) -> Result<usize> {
 
 /// The slow path: one INSERT per row under a savepoint; returns the refused rows as dead letters.
 async fn insert_orders_one_by_one(tx: &Transaction<'_>, rows: &[Landed]) -> Result<Vec<DeadLetter>> {
-    let placeholders: Vec<String> = (1..=ORDER_TYPES.len()).map(|i| format!("${i}")).collect();
+    let placeholders: Vec<String> = (1..=ORDER_COLUMNS.len()).map(|i| format!("${i}")).collect();
     let stmt = tx
         .prepare_typed(
-            &format!("insert into raw.orders ({ORDER_COLUMNS}) values ({})", placeholders.join(", ")),
-            &ORDER_TYPES,
+            &format!("insert into raw.orders ({}) values ({})", order_column_list(), placeholders.join(", ")),
+            &order_types(),
         )
         .await?;
     let mut refused = Vec::new();
