@@ -116,10 +116,11 @@ async fn main() -> Result<()> {
         }
         Command::Lag { kafka: KafkaArgs { brokers, group, topics }, wait, timeout_secs } => {
             let client = db::connect(&pg).await?;
+            let probe = lag::LagProbe::new(&brokers)?;
             if wait {
-                wait_for_zero_lag(&client, &brokers, &group, &topics, Duration::from_secs(timeout_secs)).await?;
+                wait_for_zero_lag(&client, &probe, &group, &topics, Duration::from_secs(timeout_secs)).await?;
             }
-            let lags = lag::lag(&client, &brokers, &group, &topics).await?;
+            let lags = probe.lag(&client, &group, &topics).await?;
             println!(
                 "{:<24} {:>9} {:>14} {:>14} {:>10}",
                 "topic", "partition", "high_watermark", "stored_offset", "lag"
@@ -167,7 +168,7 @@ async fn main() -> Result<()> {
 
 async fn wait_for_zero_lag(
     client: &tokio_postgres::Client,
-    brokers: &str,
+    probe: &lag::LagProbe,
     group: &str,
     topics: &[String],
     timeout: Duration,
@@ -179,7 +180,7 @@ async fn wait_for_zero_lag(
             .expect("template"),
     );
     loop {
-        let lags = lag::lag(client, brokers, group, topics).await?;
+        let lags = probe.lag(client, group, topics).await?;
         let total: i64 = lags.iter().map(|l| l.high_watermark).sum();
         let behind: i64 = lags.iter().map(|l| l.lag()).sum();
         bar.set_length(total as u64);
