@@ -1,6 +1,6 @@
 //! Kafka side: a consumer context that seeks to the offsets stored in Postgres whenever
 //! partitions are assigned, and the run loop that batches messages and flushes them.
-use crate::contract::{decode_order, Limits};
+use crate::contract::{decode, Event, Family, Limits};
 use crate::db;
 use crate::sink::{Batch, DeadLetter, Landed, Sink, Source};
 use anyhow::{Context as _, Result};
@@ -201,8 +201,9 @@ fn accept<M: Message>(batch: &mut Batch, m: &M, limits: &Limits) {
     let key = m.key().map(<[u8]>::to_vec);
     // Raw bytes are kept with each row so that a row Postgres refuses can still be dead-lettered.
     let payload = m.payload().map(<[u8]>::to_vec);
-    match decode_order(m.payload(), limits, chrono::Utc::now()) {
-        Ok(row) => batch.push_row(Landed { source, key, payload, row }),
+    match decode(Family::Orders, m.payload(), limits, chrono::Utc::now()) {
+        Ok(Event::Order(row)) => batch.push_row(Landed { source, key, payload, row }),
+        Ok(_) => unreachable!("the orders family decodes to orders"),
         Err(rejection) => {
             warn!(error_code = rejection.code, topic = %source.topic, partition = source.partition,
                   offset = source.offset, reason = %rejection.message, "dead-lettered");

@@ -1,5 +1,6 @@
 //! Lands a batch in one transaction: rows (binary COPY), dead letters and offsets together.
 use crate::contract::{OrderRow, Rejection};
+
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use futures::pin_mut;
