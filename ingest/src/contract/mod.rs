@@ -28,6 +28,7 @@ pub use payments::{PaymentEvent, PaymentRow};
 /// An event family: one topic, one contract, one raw table (or, for CDC, a mirror table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Family {
     Clickstream,
     Orders,
