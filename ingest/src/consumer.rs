@@ -1,17 +1,22 @@
 //! Kafka side: a consumer context that seeks to the offsets stored in Postgres whenever
-//! partitions are assigned, and the run loop that batches messages and flushes them.
-use crate::contract::{decode, Event, Family, Limits};
+//! partitions are assigned and has the writers land everything before partitions are revoked,
+//! and the `tokio::select!` loop that hands messages to the writers until SIGTERM/SIGINT.
+use crate::config::Settings;
+use crate::contract::Family;
 use crate::db;
-use crate::sink::{Batch, DeadLetter, Landed, Sink, Source};
+use crate::metrics::{self, ConsumedCounters};
+use crate::sink::Source;
+use crate::writer::{Message as WriterMessage, Shared, WriterOptions, Writers};
 use anyhow::{Context as _, Result};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer};
 use rdkafka::message::Message;
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 use tokio_postgres::Config as PgConfig;
@@ -69,9 +74,26 @@ pub struct IngestContext {
     lookup: OffsetLookup,
     /// Where to start a partition that has no stored offset.
     start_from: Offset,
+    writers: Arc<Writers>,
+    shared: Arc<Shared>,
 }
 
-impl ClientContext for IngestContext {}
+impl ClientContext for IngestContext {
+    /// librdkafka statistics (every `statistics.interval.ms`) carry each partition's high
+    /// watermark; lag is measured against what is landed in Postgres, not what was fetched.
+    fn stats(&self, stats: Statistics) {
+        let landed = self.shared.landed.lock().expect("landed lock");
+        for (topic, t) in &stats.topics {
+            for (partition, p) in &t.partitions {
+                if let Some(next) = landed.get(&(topic.clone(), *partition)) {
+                    if p.hi_offset >= 0 {
+                        metrics::lag(topic, *partition, (p.hi_offset - next).max(0));
+                    }
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for IngestContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
@@ -104,7 +126,10 @@ impl ConsumerContext for IngestContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                info!(count = tpl.count(), "partitions revoked");
+                // Land what we hold before the partitions move, so the next owner starts where we
+                // stopped instead of re-reading (correct either way, thanks to the offset locks).
+                self.writers.flush_all(Duration::from_secs(30));
+                info!(count = tpl.count(), "partitions revoked after flushing");
                 if cooperative {
                     consumer.incremental_unassign(tpl)
                 } else {
@@ -122,156 +147,108 @@ impl ConsumerContext for IngestContext {
     }
 }
 
-/// Settings of the run loop.
-pub struct RunOptions {
-    pub brokers: String,
-    pub group: String,
-    pub topics: Vec<String>,
-    pub batch_size: usize,
-    pub batch_linger: Duration,
-    pub start_from_latest: bool,
-    pub kafka_properties: Vec<(String, String)>,
-    pub limits: Limits,
-}
+/// Consumes until SIGTERM/SIGINT, then has the writers land what they hold and returns.
+pub async fn run(settings: Settings, pg: PgConfig) -> Result<()> {
+    let shared = Arc::new(Shared::default());
+    spawn_signal_listener(shared.clone())?;
+    if !settings.metrics_addr.is_empty() {
+        metrics::install(&settings.metrics_addr)?;
+        info!(addr = %settings.metrics_addr, "serving prometheus metrics at /metrics");
+    }
+    if settings.maintenance_interval_secs > 0 {
+        crate::maintenance::spawn(pg.clone(), Duration::from_secs(settings.maintenance_interval_secs));
+    }
+    let topic_families: BTreeMap<String, Family> = settings.topic_families();
 
-/// Consumes until SIGTERM/SIGINT, then flushes what it holds and returns.
-pub async fn run(opts: RunOptions, pg: PgConfig) -> Result<()> {
-    let shutdown = Arc::new(AtomicBool::new(false));
-    spawn_signal_listener(shutdown.clone())?;
-
-    let lookup = OffsetLookup::spawn(pg.clone(), opts.group.clone());
-    let start_from = if opts.start_from_latest { Offset::End } else { Offset::Beginning };
+    let writers = Arc::new(Writers::spawn(
+        settings.writers,
+        WriterOptions {
+            group: settings.group.clone(),
+            batch_size: settings.batch_size,
+            batch_linger: settings.batch_linger(),
+            limits: settings.limits(),
+            queue: settings.queue_per_writer,
+        },
+        pg.clone(),
+        shared.clone(),
+    )?);
+    let lookup = OffsetLookup::spawn(pg.clone(), settings.group.clone());
+    let start_from = if settings.start_from_latest { Offset::End } else { Offset::Beginning };
     let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", &opts.brokers)
-        .set("group.id", &opts.group)
+    cfg.set("bootstrap.servers", &settings.brokers)
+        .set("group.id", &settings.group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", if opts.start_from_latest { "latest" } else { "earliest" })
-        .set("enable.partition.eof", "false");
-    for (k, v) in &opts.kafka_properties {
+        .set("auto.offset.reset", if settings.start_from_latest { "latest" } else { "earliest" })
+        .set("enable.partition.eof", "false")
+        .set("statistics.interval.ms", "5000");
+    for (k, v) in &settings.kafka {
         cfg.set(k, v);
     }
+    let context = IngestContext { lookup, start_from, writers: writers.clone(), shared: shared.clone() };
     let consumer: StreamConsumer<IngestContext> =
-        cfg.create_with_context(IngestContext { lookup, start_from }).context("cannot create kafka consumer")?;
-    let topics: Vec<&str> = opts.topics.iter().map(String::as_str).collect();
+        cfg.create_with_context(context).context("cannot create the kafka consumer (check the kafka properties)")?;
+    let topics: Vec<&str> = topic_families.keys().map(String::as_str).collect();
     consumer.subscribe(&topics).context("cannot subscribe")?;
-    info!(topics = ?opts.topics, group = %opts.group, brokers = %opts.brokers, "consuming");
+    info!(topics = ?topics, group = %settings.group, brokers = %settings.brokers, writers = settings.writers, "consuming");
 
-    let mut sink = Sink::new(db::connect(&pg).await?, &opts.group);
-    let mut batch = Batch::default();
-    let mut tick = tokio::time::interval(opts.batch_linger.max(Duration::from_millis(10)) / 2);
-    while !shutdown.load(Ordering::SeqCst) {
+    let mut counters = ConsumedCounters::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut result = Ok(());
+    while !shared.shutdown.load(Ordering::SeqCst) {
         tokio::select! {
             msg = consumer.recv() => match msg {
                 Ok(m) => {
-                    accept(&mut batch, &m, &opts.limits);
-                    if batch.len() >= opts.batch_size {
-                        flush(&mut sink, &mut batch, &consumer, &pg, &shutdown).await?;
+                    counters.increment(m.topic());
+                    let Some(family) = topic_families.get(m.topic()) else { continue };
+                    let message = WriterMessage {
+                        family: *family,
+                        source: Source { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
+                        key: m.key().map(<[u8]>::to_vec),
+                        payload: m.payload().map(<[u8]>::to_vec),
+                    };
+                    // Blocks while the writer's queue is full: backpressure on the broker.
+                    if let Err(e) = writers.send(message) {
+                        result = Err(e);
+                        break;
                     }
                 }
                 // librdkafka reconnects by itself; an unreachable broker only delays us.
                 Err(e) => warn!(error_code = "kafka_error", error = %e, "kafka consumer error"),
             },
-            _ = tick.tick() => {
-                if batch.started.is_some_and(|t| t.elapsed() >= opts.batch_linger) {
-                    flush(&mut sink, &mut batch, &consumer, &pg, &shutdown).await?;
-                }
-            }
+            _ = tick.tick() => commit_to_kafka(&consumer, &shared),
         }
     }
-    info!(pending = batch.len(), "shutting down; final flush");
-    flush(&mut sink, &mut batch, &consumer, &pg, &shutdown).await?;
+    shared.shutdown.store(true, Ordering::SeqCst);
+    info!("shutting down; final flush");
+    let stopped = writers.stop();
+    commit_to_kafka(&consumer, &shared);
     consumer.unsubscribe();
-    Ok(())
+    result.and(stopped)
 }
 
-fn spawn_signal_listener(flag: Arc<AtomicBool>) -> Result<()> {
+fn spawn_signal_listener(shared: Arc<Shared>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
         tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        flag.store(true, Ordering::SeqCst);
+        shared.shutdown.store(true, Ordering::SeqCst);
     });
     Ok(())
 }
 
-fn accept<M: Message>(batch: &mut Batch, m: &M, limits: &Limits) {
-    let source = Source { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() };
-    let key = m.key().map(<[u8]>::to_vec);
-    // Raw bytes are kept with each row so that a row Postgres refuses can still be dead-lettered.
-    let payload = m.payload().map(<[u8]>::to_vec);
-    match decode(Family::Orders, m.payload(), limits, chrono::Utc::now()) {
-        Ok(Event::Order(row)) => batch.push_row(Landed { source, key, payload, row }),
-        Ok(_) => unreachable!("the orders family decodes to orders"),
-        Err(rejection) => {
-            warn!(error_code = rejection.code, topic = %source.topic, partition = source.partition,
-                  offset = source.offset, reason = %rejection.message, "dead-lettered");
-            batch.push_dead(DeadLetter { source, key, payload, rejection });
-        }
-    }
-}
-
-/// Flushes with retry and backoff: a lost Postgres connection is re-established and the same
-/// batch is written again (nothing was committed, so nothing duplicates). Gives up only on
-/// shutdown, leaving the batch to be re-read from the stored offsets next time.
-async fn flush(
-    sink: &mut Sink,
-    batch: &mut Batch,
-    consumer: &StreamConsumer<IngestContext>,
-    pg: &PgConfig,
-    shutdown: &AtomicBool,
-) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let mut delay = Duration::from_millis(250);
-    loop {
-        let started = std::time::Instant::now();
-        match sink.flush(batch).await {
-            Ok(outcome) => {
-                info!(
-                    landed = outcome.landed,
-                    dead_lettered = outcome.dead_lettered,
-                    skipped_already_landed = outcome.skipped_already_landed,
-                    ms = started.elapsed().as_millis() as u64,
-                    "batch committed"
-                );
-                commit_to_kafka(consumer, &outcome.next_offsets);
-                *batch = Batch::default();
-                return Ok(());
-            }
-            Err(e) => {
-                error!(
-                    error_code = "flush_failed",
-                    error = format!("{e:#}"),
-                    retry_in_ms = delay.as_millis() as u64,
-                    "batch not landed"
-                );
-                if shutdown.load(Ordering::SeqCst) {
-                    anyhow::bail!(
-                        "shutting down with {} messages not landed; they will be re-read from the stored offsets",
-                        batch.len()
-                    );
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-                if sink.client.is_closed() {
-                    match db::connect(pg).await {
-                        Ok(c) => sink.client = c,
-                        Err(e) => warn!(error_code = "pg_reconnect_failed", error = %e, "still cannot reach postgres"),
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Tells Kafka how far we are, for lag tooling only: Postgres holds the offsets that count.
-fn commit_to_kafka(consumer: &StreamConsumer<IngestContext>, next: &[(String, i32, i64)]) {
+fn commit_to_kafka(consumer: &StreamConsumer<IngestContext>, shared: &Shared) {
+    let next: Vec<(String, i32, i64)> = std::mem::take(&mut *shared.to_commit.lock().expect("commit lock"));
+    let mut latest: HashMap<(String, i32), i64> = HashMap::new();
+    for (t, p, o) in next {
+        let e = latest.entry((t, p)).or_insert(o);
+        *e = (*e).max(o);
+    }
     let mut tpl = TopicPartitionList::new();
-    for (topic, partition, offset) in next {
-        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+    for ((topic, partition), offset) in latest {
+        let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset));
     }
     if tpl.count() > 0 {
         if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {

@@ -1,6 +1,7 @@
-//! Lands a batch in one transaction: rows (binary COPY), dead letters and offsets together.
-use crate::contract::{OrderRow, Rejection};
-
+//! Lands a batch in one transaction: rows (binary COPY per raw table), CDC changes, dead letters
+//! and the consumed offsets together, so a crash at any point loses or duplicates nothing.
+use crate::contract::{Event, Rejection, Table};
+use crate::mirror;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use futures::pin_mut;
@@ -18,12 +19,14 @@ pub struct Source {
     pub offset: i64,
 }
 
+/// A valid message, with its raw bytes kept so that a row Postgres refuses can still be
+/// dead-lettered verbatim.
 #[derive(Debug, Clone)]
 pub struct Landed {
     pub source: Source,
     pub key: Option<Vec<u8>>,
     pub payload: Option<Vec<u8>>,
-    pub row: OrderRow,
+    pub event: Event,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +35,17 @@ pub struct DeadLetter {
     pub key: Option<Vec<u8>>,
     pub payload: Option<Vec<u8>>,
     pub rejection: Rejection,
+}
+
+impl Landed {
+    fn refused(&self, message: String) -> DeadLetter {
+        DeadLetter {
+            source: self.source.clone(),
+            key: self.key.clone(),
+            payload: self.payload.clone(),
+            rejection: Rejection::new("db_rejected", format!("postgres refused the row: {message}")),
+        }
+    }
 }
 
 /// Messages consumed since the last flush.
@@ -83,49 +97,48 @@ impl Batch {
 /// What a flush did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct FlushOutcome {
-    pub landed: usize,
-    pub dead_lettered: usize,
+    /// Rows written per table (CDC changes count under raw.cdc_changes).
+    pub landed: BTreeMap<&'static str, usize>,
+    /// Dead letters per (topic, error code).
+    pub dead_lettered: BTreeMap<(String, &'static str), usize>,
     pub skipped_already_landed: usize,
-    /// New next offsets per (topic, partition), for the informational Kafka commit.
+    /// New next offsets per (topic, partition).
     pub next_offsets: Vec<(String, i32, i64)>,
 }
 
-/// raw.orders columns written by pulse-ingest and their wire types, in the order of
-/// `order_values`; `_ingested_at` takes its default. One list so names and types cannot drift.
-const ORDER_COLUMNS: [(&str, Type); 17] = [
-    ("order_id", Type::TEXT),
-    ("customer_id", Type::TEXT),
-    ("created_at", Type::TIMESTAMPTZ),
-    ("amount", Type::NUMERIC),
-    ("currency", Type::TEXT),
-    ("items", Type::INT4),
-    ("payment_method", Type::TEXT),
-    ("card_fingerprint", Type::TEXT),
-    ("ip_country", Type::TEXT),
-    ("shipping_country", Type::TEXT),
-    ("billing_country", Type::TEXT),
-    ("device", Type::TEXT),
-    ("email_domain", Type::TEXT),
-    ("event_version", Type::INT4),
-    ("_topic", Type::TEXT),
-    ("_partition", Type::INT4),
-    ("_offset", Type::INT8),
-];
+impl FlushOutcome {
+    pub fn landed_total(&self) -> usize {
+        self.landed.values().sum()
+    }
 
-fn order_column_list() -> String {
-    ORDER_COLUMNS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+    pub fn dead_total(&self) -> usize {
+        self.dead_lettered.values().sum()
+    }
 }
 
-fn order_types() -> Vec<Type> {
-    ORDER_COLUMNS.iter().map(|(_, ty)| ty.clone()).collect()
+/// Ingest metadata appended to every raw table row.
+const META_COLUMNS: [(&str, Type); 3] = [("_topic", Type::TEXT), ("_partition", Type::INT4), ("_offset", Type::INT8)];
+
+fn column_list(table: Table) -> String {
+    table.columns().iter().chain(&META_COLUMNS).map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+fn column_types(table: Table) -> Vec<Type> {
+    table.columns().iter().chain(&META_COLUMNS).map(|(_, t)| t.clone()).collect()
+}
+
+fn row_values(l: &Landed) -> Vec<&(dyn ToSql + Sync)> {
+    let mut v = l.event.values();
+    v.extend([&l.source.topic as &(dyn ToSql + Sync), &l.source.partition, &l.source.offset]);
+    v
 }
 
 /// Writes batches for one consumer group.
 pub struct Sink {
     pub client: Client,
     group: String,
-    /// UTC days whose raw.orders partition is known to exist.
-    known_days: HashSet<NaiveDate>,
+    /// (table, UTC day) partitions known to exist.
+    known_days: HashSet<(&'static str, NaiveDate)>,
 }
 
 impl Sink {
@@ -142,7 +155,7 @@ impl Sink {
     pub async fn flush(&mut self, batch: &mut Batch) -> Result<FlushOutcome> {
         // Partition DDL runs in its own short transaction so the data transaction never holds
         // the parent table's lock for CREATE TABLE.
-        self.ensure_partitions(batch).await?;
+        self.ensure_partitions(batch.rows.iter()).await?;
         match self.write(batch, false).await {
             Err(e) if is_data_error(&e) => {
                 tracing::warn!(
@@ -161,140 +174,177 @@ impl Sink {
         let stored = lock_offsets(&tx, &self.group, batch.high.keys()).await?;
         let mut outcome = FlushOutcome { skipped_already_landed: batch.drop_landed(&stored), ..Default::default() };
 
-        let refused = if row_by_row {
-            insert_orders_one_by_one(&tx, &batch.rows).await?
-        } else {
-            copy_orders(&tx, &batch.rows).await?;
-            Vec::new()
-        };
-        outcome.landed = batch.rows.len() - refused.len();
-        outcome.dead_lettered = insert_dead_letters(&tx, batch.dead.iter().chain(&refused)).await?;
-
-        for ((topic, partition), high) in &batch.high {
-            let next = high + 1;
-            if stored.get(&(topic.clone(), *partition)).is_some_and(|s| *s >= next) {
-                continue;
-            }
-            tx.execute(
-                "update raw.ingest_offsets set next_offset = $4, updated_at = now()
-                  where consumer_group = $1 and topic = $2 and partition = $3",
-                &[&self.group, topic, partition, &next],
-            )
-            .await?;
-            outcome.next_offsets.push((topic.clone(), *partition, next));
+        let rows: Vec<&Landed> = batch.rows.iter().collect();
+        let (landed, refused) = land_rows(&tx, &rows, row_by_row).await?;
+        outcome.landed = landed;
+        for d in batch.dead.iter().chain(&refused) {
+            *outcome.dead_lettered.entry((d.source.topic.clone(), d.rejection.code)).or_default() += 1;
         }
+        insert_dead_letters(&tx, batch.dead.iter().chain(&refused)).await?;
+
+        let advanced: Vec<(String, i32, i64)> = batch
+            .high
+            .iter()
+            .map(|((t, p), high)| (t.clone(), *p, high + 1))
+            .filter(|(t, p, next)| stored.get(&(t.clone(), *p)).is_none_or(|s| s < next))
+            .collect();
+        store_offsets(&tx, &self.group, &advanced).await?;
         tx.commit().await.context("commit of batch failed")?;
+        outcome.next_offsets = advanced;
         Ok(outcome)
     }
 
-    async fn ensure_partitions(&mut self, batch: &Batch) -> Result<()> {
-        let mut missing: Vec<NaiveDate> = batch
-            .rows
-            .iter()
-            .map(|l| l.row.event.created_at.date_naive())
-            .filter(|d| !self.known_days.contains(d))
+    /// Creates the day partitions the rows need, once per (table, day) per process.
+    pub async fn ensure_partitions<'a>(&mut self, rows: impl Iterator<Item = &'a Landed>) -> Result<()> {
+        let mut missing: Vec<(&'static str, NaiveDate)> = rows
+            .filter_map(|l| {
+                let table = match &l.event {
+                    Event::Change(_) => "raw.cdc_changes",
+                    other => other.table()?.name(),
+                };
+                Some((table, l.event.day()?))
+            })
+            .filter(|k| !self.known_days.contains(k))
             .collect();
         missing.sort();
         missing.dedup();
-        for day in missing {
+        for (table, day) in missing {
             self.client
-                .execute("select raw.ensure_day_partitions('raw.orders', $1, $1)", &[&day])
+                .execute("select raw.ensure_day_partitions($1::text::regclass, $2, $2)", &[&table, &day])
                 .await
-                .with_context(|| format!("cannot create the raw.orders partition for {day}"))?;
-            self.known_days.insert(day);
+                .with_context(|| format!("cannot create the {table} partition for {day}"))?;
+            self.known_days.insert((table, day));
         }
         Ok(())
     }
 }
 
-/// Locks and reads the stored next offsets of the batch's partitions (creating rows at 0).
+/// Writes valid events: binary COPY per raw table and a set-based apply for CDC changes, or,
+/// with `row_by_row`, one statement per event under a savepoint. Returns rows written per table
+/// and the events Postgres refused (only ever non-empty row by row).
+pub async fn land_rows(
+    tx: &Transaction<'_>,
+    rows: &[&Landed],
+    row_by_row: bool,
+) -> Result<(BTreeMap<&'static str, usize>, Vec<DeadLetter>)> {
+    let mut by_table: BTreeMap<Table, Vec<&Landed>> = BTreeMap::new();
+    let mut changes: Vec<&Landed> = Vec::new();
+    for l in rows {
+        match (&l.event, l.event.table()) {
+            (Event::Change(_), _) => changes.push(l),
+            (_, Some(t)) => by_table.entry(t).or_default().push(l),
+            (_, None) => {} // tombstones only advance the offset
+        }
+    }
+    let mut landed = BTreeMap::new();
+    let mut refused = Vec::new();
+    for (table, rows) in by_table {
+        let n = if row_by_row {
+            let before = refused.len();
+            refused.extend(insert_one_by_one(tx, table, &rows).await?);
+            rows.len() - (refused.len() - before)
+        } else {
+            copy_rows(tx, table, &rows).await?
+        };
+        landed.insert(table.name(), n);
+    }
+    if !changes.is_empty() {
+        let n = if row_by_row {
+            let mut n = 0;
+            for l in changes {
+                tx.batch_execute("savepoint pulse_row").await?;
+                match mirror::apply(tx, &[l]).await {
+                    Ok(k) => {
+                        tx.batch_execute("release savepoint pulse_row").await?;
+                        n += k
+                    }
+                    Err(e) => {
+                        tx.batch_execute("rollback to savepoint pulse_row").await?;
+                        refused.push(l.refused(format!("{e:#}")));
+                    }
+                }
+            }
+            n
+        } else {
+            mirror::apply(tx, &changes).await?
+        };
+        landed.insert("raw.cdc_changes", n);
+    }
+    Ok((landed, refused))
+}
+
+/// Locks and reads the stored next offsets of the batch's partitions (creating rows at 0), in
+/// two statements whatever the number of partitions.
 async fn lock_offsets<'a>(
     tx: &Transaction<'_>,
     group: &str,
     keys: impl Iterator<Item = &'a (String, i32)>,
 ) -> Result<BTreeMap<(String, i32), i64>> {
-    let mut stored = BTreeMap::new();
-    for (topic, partition) in keys {
-        tx.execute(
-            "insert into raw.ingest_offsets (consumer_group, topic, partition, next_offset)
-             values ($1, $2, $3, 0) on conflict do nothing",
-            &[&group, topic, partition],
+    let (topics, partitions): (Vec<&str>, Vec<i32>) = keys.map(|(t, p)| (t.as_str(), *p)).unzip();
+    if topics.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    tx.execute(
+        "insert into raw.ingest_offsets (consumer_group, topic, partition, next_offset)
+         select $1, t, p, 0 from unnest($2::text[], $3::int4[]) u(t, p) order by t, p
+         on conflict do nothing",
+        &[&group, &topics, &partitions],
+    )
+    .await?;
+    // A consistent lock order (topic, partition) keeps two writers from deadlocking.
+    let rows = tx
+        .query(
+            "select topic, partition, next_offset from raw.ingest_offsets
+              where consumer_group = $1 and (topic, partition) in (select * from unnest($2::text[], $3::int4[]))
+              order by topic, partition for update",
+            &[&group, &topics, &partitions],
         )
         .await?;
-        let row = tx
-            .query_one(
-                "select next_offset from raw.ingest_offsets
-                  where consumer_group = $1 and topic = $2 and partition = $3 for update",
-                &[&group, topic, partition],
-            )
-            .await?;
-        stored.insert((topic.clone(), *partition), row.get::<_, i64>(0));
-    }
-    Ok(stored)
+    Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
 }
 
-fn order_values(l: &Landed) -> [&(dyn ToSql + Sync); 17] {
-    let e = &l.row.event;
-    [
-        &e.order_id,
-        &e.customer_id,
-        &e.created_at,
-        &l.row.amount,
-        &e.currency,
-        &e.items,
-        &e.payment_method,
-        &e.card_fingerprint,
-        &e.ip_country,
-        &e.shipping_country,
-        &e.billing_country,
-        &e.device,
-        &e.email_domain,
-        &e.event_version,
-        &l.source.topic,
-        &l.source.partition,
-        &l.source.offset,
-    ]
+async fn store_offsets(tx: &Transaction<'_>, group: &str, next: &[(String, i32, i64)]) -> Result<()> {
+    if next.is_empty() {
+        return Ok(());
+    }
+    let topics: Vec<&str> = next.iter().map(|n| n.0.as_str()).collect();
+    let partitions: Vec<i32> = next.iter().map(|n| n.1).collect();
+    let offsets: Vec<i64> = next.iter().map(|n| n.2).collect();
+    tx.execute(
+        "update raw.ingest_offsets o set next_offset = u.n, updated_at = clock_timestamp()
+           from unnest($2::text[], $3::int4[], $4::int8[]) u(t, p, n)
+          where o.consumer_group = $1 and o.topic = u.t and o.partition = u.p",
+        &[&group, &topics, &partitions, &offsets],
+    )
+    .await?;
+    Ok(())
 }
 
-async fn copy_orders(tx: &Transaction<'_>, rows: &[Landed]) -> Result<usize> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let sink = tx.copy_in(&format!("copy raw.orders ({}) from stdin (format binary)", order_column_list())).await?;
-    let writer = BinaryCopyInWriter::new(sink, &order_types());
+async fn copy_rows(tx: &Transaction<'_>, table: Table, rows: &[&Landed]) -> Result<usize> {
+    let sink =
+        tx.copy_in(&format!("copy {} ({}) from stdin (format binary)", table.name(), column_list(table))).await?;
+    let writer = BinaryCopyInWriter::new(sink, &column_types(table));
     pin_mut!(writer);
     for l in rows {
-        writer.as_mut().write(&order_values(l)).await?;
+        writer.as_mut().write(&row_values(l)).await?;
     }
     Ok(writer.finish().await? as usize)
 }
 
 /// The slow path: one INSERT per row under a savepoint; returns the refused rows as dead letters.
-async fn insert_orders_one_by_one(tx: &Transaction<'_>, rows: &[Landed]) -> Result<Vec<DeadLetter>> {
-    let placeholders: Vec<String> = (1..=ORDER_COLUMNS.len()).map(|i| format!("${i}")).collect();
-    let stmt = tx
-        .prepare_typed(
-            &format!("insert into raw.orders ({}) values ({})", order_column_list(), placeholders.join(", ")),
-            &order_types(),
-        )
-        .await?;
+async fn insert_one_by_one(tx: &Transaction<'_>, table: Table, rows: &[&Landed]) -> Result<Vec<DeadLetter>> {
+    let types = column_types(table);
+    let placeholders: Vec<String> = (1..=types.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("insert into {} ({}) values ({})", table.name(), column_list(table), placeholders.join(", "));
+    let stmt = tx.prepare_typed(&sql, &types).await?;
     let mut refused = Vec::new();
     for l in rows {
         tx.batch_execute("savepoint pulse_row").await?;
-        match tx.execute(&stmt, &order_values(l)).await {
+        match tx.execute(&stmt, &row_values(l)).await {
             Ok(_) => tx.batch_execute("release savepoint pulse_row").await?,
             Err(e) => {
                 tx.batch_execute("rollback to savepoint pulse_row").await?;
-                let message = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
-                refused.push(DeadLetter {
-                    source: l.source.clone(),
-                    key: l.key.clone(),
-                    payload: l.payload.clone(),
-                    rejection: Rejection {
-                        code: "db_rejected",
-                        message: format!("postgres refused the row: {message}"),
-                    },
-                });
+                refused.push(l.refused(e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string())));
             }
         }
     }
@@ -303,7 +353,7 @@ async fn insert_orders_one_by_one(tx: &Transaction<'_>, rows: &[Landed]) -> Resu
 
 /// True when Postgres refused the data itself (data exception or integrity violation), as
 /// opposed to a connection or server problem that a retry can fix.
-fn is_data_error(e: &anyhow::Error) -> bool {
+pub fn is_data_error(e: &anyhow::Error) -> bool {
     e.chain()
         .filter_map(|c| c.downcast_ref::<tokio_postgres::Error>())
         .filter_map(|pe| pe.code())
@@ -315,20 +365,19 @@ async fn insert_dead_letters<'a>(tx: &Transaction<'_>, dead: impl Iterator<Item 
     if dead.is_empty() {
         return Ok(0);
     }
-    let stmt = tx
-        .prepare(
-            "insert into raw.dead_letters (topic, partition, \"offset\", key, payload, error_code, error_message)
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .await?;
-    for d in &dead {
-        let code = d.rejection.code;
-        tx.execute(
-            &stmt,
-            &[&d.source.topic, &d.source.partition, &d.source.offset, &d.key, &d.payload, &code, &d.rejection.message],
-        )
-        .await?;
-    }
+    let topics: Vec<&str> = dead.iter().map(|d| d.source.topic.as_str()).collect();
+    let partitions: Vec<i32> = dead.iter().map(|d| d.source.partition).collect();
+    let offsets: Vec<i64> = dead.iter().map(|d| d.source.offset).collect();
+    let keys: Vec<Option<&[u8]>> = dead.iter().map(|d| d.key.as_deref()).collect();
+    let payloads: Vec<Option<&[u8]>> = dead.iter().map(|d| d.payload.as_deref()).collect();
+    let codes: Vec<&str> = dead.iter().map(|d| d.rejection.code).collect();
+    let messages: Vec<&str> = dead.iter().map(|d| d.rejection.message.as_str()).collect();
+    tx.execute(
+        "insert into raw.dead_letters (topic, partition, \"offset\", key, payload, error_code, error_message)
+         select * from unnest($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::bytea[], $6::text[], $7::text[])",
+        &[&topics, &partitions, &offsets, &keys, &payloads, &codes, &messages],
+    )
+    .await?;
     Ok(dead.len())
 }
 
@@ -357,5 +406,14 @@ mod tests {
         assert_eq!(b.drop_landed(&stored), 3);
         let left: Vec<_> = b.dead.iter().map(|d| (d.source.partition, d.source.offset)).collect();
         assert_eq!(left, [(0, 8), (0, 9), (1, 3)]);
+    }
+
+    #[test]
+    fn every_table_lists_its_metadata_columns_last() {
+        for t in [Table::Clickstream, Table::Orders, Table::Payments, Table::Inventory, Table::Exposures] {
+            let cols = column_list(t);
+            assert!(cols.ends_with("_topic, _partition, _offset"), "{cols}");
+            assert_eq!(column_types(t).len(), t.columns().len() + 3);
+        }
     }
 }
