@@ -7,8 +7,8 @@
 //! - history: unique on (entity, key, lsn, source_ts), insert-or-ignore;
 //! - mirror: a row is written only when the change's LSN is greater than the row's `_lsn`;
 //!   deletes keep a tombstone row (`_deleted`) so an older change cannot resurrect the key;
-//! - truncate: marks every row with a smaller LSN deleted, and changes older than the latest
-//!   truncate are ignored.
+//! - truncate: removes every row with a smaller LSN, like TRUNCATE on the source, and changes
+//!   older than the latest truncate are ignored from then on, so they cannot come back either.
 use crate::contract::{CdcChange, Entity, Event};
 use crate::sink::Landed;
 use anyhow::Result;
@@ -115,14 +115,7 @@ async fn upsert_mirror<'a>(
 
 async fn truncate_mirror(tx: &Transaction<'_>, entity: Entity, t: &CdcChange) -> Result<()> {
     let (table, _) = entity.mirror();
-    tx.execute(
-        &format!(
-            "update {table} set _deleted = true, _op = 't', _lsn = $1, _tx_id = $2, _source_ts = $3, _updated_at = now()
-              where _lsn < $1"
-        ),
-        &[&t.lsn, &t.tx_id, &t.source_ts],
-    )
-    .await?;
+    tx.execute(&format!("delete from {table} where _lsn < $1"), &[&t.lsn]).await?;
     Ok(())
 }
 

@@ -39,14 +39,14 @@ fresh_database() {
     "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations"
 }
 
-# scenario NAME: a database pulse_NAME (fresh, migrated), a new topic and consumer group, and a
-# work directory .pulse/NAME; exports the settings psql and pulse-ingest read.
+# scenario NAME: a database pulse_NAME (fresh, migrated), a new topic prefix and consumer group,
+# and a work directory .pulse/NAME; exports the settings psql, pulse-gen and pulse-ingest read.
 scenario() {
   local run_id
   run_id="$(date +%s)$$"
-  DB="pulse_$1" TOPIC="${1}_$run_id" GROUP="${1}_$run_id" WORK="$STATE/$1"
-  mkdir -p "$WORK"
+  DB="pulse_$1" PREFIX="${1}_$run_id." GROUP="${1}_$run_id" WORK="$STATE/$1"
+  rm -rf "$WORK"; mkdir -p "$WORK"
   export PGDATABASE=$DB PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$DB"
-  export PULSE_INGEST_GROUP=$GROUP PULSE_INGEST_TOPICS=$TOPIC
+  export PULSE_INGEST_GROUP=$GROUP PULSE_TOPIC_PREFIX=$PREFIX
   fresh_database "$DB"
 }
