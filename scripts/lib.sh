@@ -66,3 +66,28 @@ ensure_state_dirs() {
   if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres "$STATE/pg/"; else mkdir -p "$STATE/pg"; fi
   resolve_pg_paths
 }
+
+# start_broker: starts tansu with sqlite storage under .pulse/kafka and waits for its port.
+start_broker() {
+  # tansu reads ./.env and resolves the sqlite path against its working directory.
+  (
+    cd "$KAFKA_DIR"
+    nohup tansu broker \
+      --listener-url "tcp://127.0.0.1:$PULSE_KAFKA_PORT" \
+      --advertised-listener-url "tcp://127.0.0.1:$PULSE_KAFKA_PORT" \
+      --storage-engine "sqlite://tansu.db" >>"$KAFKA_LOG" 2>&1 </dev/null &
+    echo $! >"$KAFKA_PIDFILE"
+  )
+  for _ in $(seq 1 100); do port_in_use "$PULSE_KAFKA_PORT" && return 0; sleep 0.1; done
+  return 1
+}
+
+# stop_broker: stops tansu (SIGTERM, then SIGKILL after 10 s).
+stop_broker() {
+  broker_running || return 0
+  local pid; pid=$(cat "$KAFKA_PIDFILE")
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$KAFKA_PIDFILE"
+}

@@ -57,17 +57,7 @@ else
   if port_in_use "$PULSE_KAFKA_PORT"; then
     die "port $PULSE_KAFKA_PORT is taken by another process; set PULSE_KAFKA_PORT to a free port"
   fi
-  # tansu reads ./.env and resolves the sqlite path against its working directory.
-  (
-    cd "$KAFKA_DIR"
-    nohup tansu broker \
-      --listener-url "tcp://127.0.0.1:$PULSE_KAFKA_PORT" \
-      --advertised-listener-url "tcp://127.0.0.1:$PULSE_KAFKA_PORT" \
-      --storage-engine "sqlite://tansu.db" >"$KAFKA_LOG" 2>&1 </dev/null &
-    echo $! >"$KAFKA_PIDFILE"
-  )
-  for _ in $(seq 1 100); do port_in_use "$PULSE_KAFKA_PORT" && break; sleep 0.1; done
-  port_in_use "$PULSE_KAFKA_PORT" || { tail -20 "$KAFKA_LOG" >&2; die "broker did not start (log: $KAFKA_LOG)"; }
+  start_broker || { tail -20 "$KAFKA_LOG" >&2; die "broker did not start (log: $KAFKA_LOG)"; }
   log "up: broker started on $BROKERS"
 fi
 
