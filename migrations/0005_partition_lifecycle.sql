@@ -425,8 +425,10 @@ as $$
 declare
   scheduled boolean;
 begin
-  -- pg_cron lives in one database (cron.database_name); everywhere else it is not installed.
-  if not exists (select 1 from pg_extension where extname = 'pg_cron') then
+  -- pg_cron runs jobs only when preloaded, and only in cron.database_name (a setting that exists
+  -- only while it is loaded); the extension may stay installed after it is no longer preloaded.
+  if current_setting('cron.database_name', true) is distinct from current_database()
+     or not exists (select 1 from pg_extension where extname = 'pg_cron') then
     return false;
   end if;
   execute 'select exists (select 1 from cron.job where jobname = $1 and database = current_database() and active)'
