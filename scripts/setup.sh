@@ -25,7 +25,9 @@ if [ -z "$pg_server_version" ]; then
   echo "setup: postgresql-$PG_MAJOR is not installed; installing it" >&2
 fi
 need_pkgs=()
-for p in "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libclang-dev build-essential sudo pkg-config libssl-dev; do
+# postgresql-$PG_MAJOR-cron: pg_cron schedules raw.run_maintenance() (docs/partition-lifecycle.md).
+for p in "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libclang-dev build-essential sudo pkg-config libssl-dev \
+         "postgresql-$PG_MAJOR-cron"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -35,8 +35,14 @@ else
     as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" --auth=trust -U postgres -E UTF8 --locale=C.UTF-8 >"$PGSTATE/initdb.log"
   fi
   install -d -o postgres -g postgres "$PGSOCK_DIR"
+  # pg_cron, when installed (scripts/setup.sh), runs raw.run_maintenance() in $PULSE_DB every 10 minutes
+  # (docs/partition-lifecycle.md). Without it the stack starts all the same and pulse-ingest runs it.
+  cron_opts=""
+  if [ -f "/usr/lib/postgresql/$PG_MAJOR/lib/pg_cron.so" ]; then
+    cron_opts="-c shared_preload_libraries=pg_cron -c cron.database_name=$PULSE_DB"
+  fi
   as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGLOG" -w -t 60 start \
-    -o "-p $PULSE_PGPORT -k $PGSOCK_DIR -c listen_addresses=127.0.0.1 -c max_wal_size=2GB -c shared_buffers=512MB" >/dev/null \
+    -o "-p $PULSE_PGPORT -k $PGSOCK_DIR -c listen_addresses=127.0.0.1 -c max_wal_size=2GB -c shared_buffers=512MB $cron_opts" >/dev/null \
     || { tail -20 "$PGLOG" >&2; die "postgres did not start (log: $PGLOG)"; }
   log "up: postgres started on 127.0.0.1:$PULSE_PGPORT"
 fi
@@ -49,6 +55,10 @@ PGOPTIONS="-c client_min_messages=warning" psql_pulse -c "create extension if no
 
 export PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$PULSE_DB"
 "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations" | sed 's/^/up: /' >&2
+# Schedules the pg_cron maintenance job when pg_cron is preloaded for this database; a no-op otherwise
+# and when it is already scheduled (migration 0005 does the same once, before pg_cron may be there).
+psql_pulse -Atc "select case when raw.schedule_maintenance_with_pg_cron() then 'up: pg_cron runs raw.run_maintenance() every 10 minutes'
+                             else 'up: pg_cron not preloaded; pulse-ingest runs raw.run_maintenance()' end" >&2
 
 # --- tansu broker ---
 if broker_running; then
