@@ -137,7 +137,8 @@ fn row_values(l: &Landed) -> Vec<&(dyn ToSql + Sync)> {
 pub struct Sink {
     pub client: Client,
     group: String,
-    /// (table, UTC day) partitions known to exist.
+    /// (table, UTC day) partitions known to exist. Only recent days are trusted: retention
+    /// (raw.run_maintenance) may drop older ones, and a late event must re-create its day.
     known_days: HashSet<(&'static str, NaiveDate)>,
 }
 
@@ -206,6 +207,7 @@ impl Sink {
             })
             .filter(|k| !self.known_days.contains(k))
             .collect();
+        let trusted_from = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
         missing.sort();
         missing.dedup();
         for (table, day) in missing {
@@ -213,7 +215,9 @@ impl Sink {
                 .execute("select raw.ensure_day_partitions($1::text::regclass, $2, $2)", &[&table, &day])
                 .await
                 .with_context(|| format!("cannot create the {table} partition for {day}"))?;
-            self.known_days.insert((table, day));
+            if day >= trusted_from {
+                self.known_days.insert((table, day));
+            }
         }
         Ok(())
     }
