@@ -67,8 +67,19 @@ ensure_state_dirs() {
   resolve_pg_paths
 }
 
-# start_broker: starts tansu with sqlite storage under .pulse/kafka and waits for its port.
+# start_broker: starts tansu with sqlite storage under .pulse/kafka and waits for its port. Tries
+# three times: tansu exits when its port is briefly held as the local end of an outgoing connection.
 start_broker() {
+  local attempt
+  for attempt in 1 2 3; do
+    start_broker_once && return 0
+    log "broker did not start (attempt $attempt); retrying"
+    sleep 1
+  done
+  return 1
+}
+
+start_broker_once() {
   # tansu reads ./.env and resolves the sqlite path against its working directory.
   (
     cd "$KAFKA_DIR"
@@ -78,7 +89,12 @@ start_broker() {
       --storage-engine "sqlite://tansu.db" >>"$KAFKA_LOG" 2>&1 </dev/null &
     echo $! >"$KAFKA_PIDFILE"
   )
-  for _ in $(seq 1 100); do port_in_use "$PULSE_KAFKA_PORT" && return 0; sleep 0.1; done
+  local pid; pid=$(cat "$KAFKA_PIDFILE")
+  for _ in $(seq 1 100); do
+    port_in_use "$PULSE_KAFKA_PORT" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
   return 1
 }
 
