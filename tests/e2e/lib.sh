@@ -13,22 +13,63 @@ check() {  # check NAME ACTUAL EXPECTED
 
 q() { "$PGBIN/psql" -X -At -v ON_ERROR_STOP=1 -c "$1"; }
 
-# load_produced FILE: loads pulse-gen's --dump into table e2e_produced and exposes the valid
-# events as view e2e_expected, typed like raw.orders. CSV with control characters as quote and
-# delimiter keeps the JSON verbatim.
-load_produced() {
-  q "create table e2e_produced (line jsonb)"
+# load_dump FILE: loads pulse-gen's --dump into table produced and defines the views
+# produced_msgs (one row per message) and landed_msgs (the Kafka source of every landed row, over
+# all raw tables and the CDC history). CSV with control characters as quote and delimiter keeps
+# the JSON verbatim.
+load_dump() {
+  q "create table produced (line jsonb)"
   "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 \
-    -c "\\copy e2e_produced from '$1' with (format csv, quote e'\\x01', delimiter e'\\x02')"
-  q "create view e2e_expected as
-     select line->>'key' as key, p->>'order_id' as order_id, p->>'customer_id' as customer_id,
-            (p->>'created_at')::timestamptz as created_at, (p->>'amount')::numeric as amount,
-            p->>'currency' as currency, (p->>'items')::int as items, p->>'payment_method' as payment_method,
-            p->>'card_fingerprint' as card_fingerprint, p->>'ip_country' as ip_country,
-            p->>'shipping_country' as shipping_country, p->>'billing_country' as billing_country,
-            p->>'device' as device, p->>'email_domain' as email_domain, p as payload
-       from e2e_produced, lateral (select (line->>'payload')::jsonb) j(p)
-      where (line->>'valid')::boolean"
+    -c "\\copy produced from '$1' with (format csv, quote e'\\x01', delimiter e'\\x02')"
+  q "create view produced_msgs as
+     select line->>'topic' topic, (line->>'partition')::int part, (line->>'offset')::bigint off,
+            line->>'family' family, line->>'key' key, (line->>'valid')::boolean valid,
+            line->>'payload' payload, line->>'expected_code' code
+       from produced"
+  q "create view landed_msgs as
+     select _topic topic, _partition part, _offset off from raw.orders
+     union all select _topic, _partition, _offset from raw.clickstream
+     union all select _topic, _partition, _offset from raw.payments
+     union all select _topic, _partition, _offset from raw.inventory
+     union all select _topic, _partition, _offset from raw.exposures
+     union all select _topic, _partition, _offset from raw.cdc_changes"
+}
+
+# check_exact LABEL: what landed is exactly what was produced — every valid message once (by its
+# topic, partition and offset), every malformed one as a dead letter with its code, orders equal
+# to their payload field by field, and the CDC mirrors equal to the last change per key.
+check_exact() {
+  local valid="select topic, part, off from produced_msgs where valid and payload is not null"
+  check "$1: no message landed twice" "$(q "select count(*) - count(distinct (topic, part, off)) from landed_msgs")" 0
+  check "$1: every valid message landed" "$(q "select count(*) from ($valid except select * from landed_msgs) m")" 0
+  check "$1: nothing landed that was not produced" "$(q "select count(*) from (select * from landed_msgs except $valid) m")" 0
+  check "$1: every malformed message is a dead letter with its code" \
+    "$(q "select count(*) from produced_msgs p where not valid and not exists (select from raw.dead_letters d
+           where d.topic = p.topic and d.partition = p.part and d.offset = p.off and d.error_code = p.code)")" 0
+  check "$1: no other dead letters" "$(q "select count(*) from raw.dead_letters")" \
+    "$(q "select count(*) from produced_msgs where not valid")"
+  check "$1: stored offsets cover every message" \
+    "$(q "select sum(next_offset) from raw.ingest_offsets where consumer_group = '$GROUP'")" \
+    "$(q "select count(*) from produced_msgs")"
+  check "$1: orders equal their payloads" "$(q "
+    with p as (select key, payload::jsonb j from produced_msgs where family = 'orders' and valid)
+    select count(*) from (
+      select key, j->>'order_id', (j->>'created_at')::timestamptz, (j->>'amount')::numeric, j->>'currency',
+             (j->>'items')::int, j->>'card_fingerprint', j->>'billing_country', j->>'device' from p
+      except
+      select customer_id, order_id, created_at, amount, currency, items, card_fingerprint, billing_country, device
+        from raw.orders) d")" 0
+  local entity key
+  for entity in customers products; do
+    key=${entity%s}_id
+    check "$1: raw.$entity equals the last change per key" "$(q "
+      with c as (select payload::jsonb j from produced_msgs where family = 'cdc_$entity' and valid and payload is not null),
+      last as (select distinct on (coalesce(j->'after'->>'$key', j->'before'->>'$key'))
+                      coalesce(j->'after'->>'$key', j->'before'->>'$key') k, j->>'op' op, (j->'source'->>'lsn')::bigint lsn
+                 from c order by 1, lsn desc)
+      select count(*) from ((select k, op, lsn, op = 'd' from last)
+                            except (select $key, _op, _lsn, _deleted from raw.$entity)) d")" 0
+  done
 }
 
 # fresh_database NAME: drops and creates NAME and applies the migrations to it.
