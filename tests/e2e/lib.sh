@@ -74,7 +74,7 @@ check_exact() {
 
 # fresh_database NAME: drops and creates NAME and applies the migrations to it.
 fresh_database() {
-  "$PGBIN/dropdb" --if-exists -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$1" 2>/dev/null
+  "$PGBIN/dropdb" --force --if-exists -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$1"
   "$PGBIN/createdb" -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$1"
   PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$1" \
     "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations"
@@ -91,3 +91,6 @@ scenario() {
   export PULSE_INGEST_GROUP=$GROUP PULSE_TOPIC_PREFIX=$PREFIX
   fresh_database "$DB"
 }
+
+# A failed check must not leave ingesters or generators running into the next test.
+trap 'kill -KILL $(jobs -p) 2>/dev/null || true' EXIT

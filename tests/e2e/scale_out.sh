@@ -11,17 +11,17 @@ scenario scale
 "$RELEASE_BIN/pulse-gen" --quiet --rate 2000 --count 1000000 --duration 25 --invalid 20 --seed 5 \
   --dump "$WORK/produced.jsonl" >"$WORK/gen.log" 2>&1 &
 gen=$!
-start() {  # start NAME
+start() {  # start NAME: sets pid
   "$RELEASE_BIN/pulse-ingest" run --writers 1 --batch-ms 50 --max-payload-bytes 4096 \
     -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >"$WORK/$1.log" 2>&1 &
-  echo $!
+  pid=$!
 }
-a=$(start a)
-b=$(start b)
+start a; a=$pid
+start b; b=$pid
 sleep 12
 check "member a was assigned partitions" "$(grep -c 'assigned; starting at stored offsets' "$WORK/a.log" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
 check "member b was assigned partitions" "$(grep -c 'assigned; starting at stored offsets' "$WORK/b.log" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
-landed_by() { grep -o 'landed=[0-9]*' "$WORK/$1.log" | cut -d= -f2 | awk '{s += $1} END {print s + 0}'; }
+landed_by() { grep -o '"landed":[0-9]*' "$WORK/$1.log" | cut -d: -f2 | awk '{s += $1} END {print s + 0}'; }
 check "both members landed rows" "$([ "$(landed_by a)" -gt 0 ] && [ "$(landed_by b)" -gt 0 ] && echo yes)" yes
 
 kill -TERM "$a"
