@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# make demo: setup → up → topic → 100k generated orders → ingest → dbt build → summary.
+# make demo: setup → up → every event family from pulse-gen → ingest → dbt build → summary.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-DEMO_EVENTS="${PULSE_DEMO_EVENTS:-100000}"
+DEMO_ORDERS="${PULSE_DEMO_ORDERS:-10000}"
 DEMO_GROUP=pulse-demo
 t_start=$SECONDS
 
@@ -12,17 +12,21 @@ t_start=$SECONDS
 
 # A new seed per run keeps order ids unique when the demo is run again on the same stack.
 seed="$(date +%s)"
-log "demo: producing $DEMO_EVENTS order events (seed $seed, plus 20 malformed) to topic orders ..."
-"$RELEASE_BIN/pulse-gen" --topic orders --partitions 4 --count "$DEMO_EVENTS" --invalid 20 --seed "$seed"
+log "demo: producing a month of shop traffic around $DEMO_ORDERS orders, every event family (seed $seed, plus 21 malformed) ..."
+"$RELEASE_BIN/pulse-gen" --partitions 4 --count "$DEMO_ORDERS" --days 30 --invalid 21 --seed "$seed" \
+  --dump "$STATE/demo-produced.jsonl"
+produced=$(wc -l <"$STATE/demo-produced.jsonl")
 
-log "demo: ingesting (pulse-ingest, consumer group $DEMO_GROUP) ..."
-PULSE_INGEST_GROUP=$DEMO_GROUP "$RELEASE_BIN/pulse-ingest" run --topic orders >"$STATE/ingest-demo.log" 2>&1 &
+log "demo: ingesting (pulse-ingest, consumer group $DEMO_GROUP, metrics on 127.0.0.1:${PULSE_METRICS_PORT:-59187}) ..."
+PULSE_INGEST_GROUP=$DEMO_GROUP "$RELEASE_BIN/pulse-ingest" run --max-payload-bytes 4096 \
+  --metrics-addr "127.0.0.1:${PULSE_METRICS_PORT:-59187}" >"$STATE/ingest-demo.log" 2>&1 &
 ingest_pid=$!
 trap 'kill -TERM $ingest_pid 2>/dev/null || true' EXIT
 t_ingest=$SECONDS
-"$RELEASE_BIN/pulse-ingest" lag --group "$DEMO_GROUP" --topic orders --wait --timeout-secs 900 >/dev/null
+PULSE_INGEST_GROUP=$DEMO_GROUP "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs 900 >/dev/null
+metrics=$(curl -sf "127.0.0.1:${PULSE_METRICS_PORT:-59187}/metrics" | grep -E '^pulse_ingest_(rows_landed|dead_letters)_total' || true)
 kill -TERM "$ingest_pid"; wait "$ingest_pid"; trap - EXIT
-log "demo: $((DEMO_EVENTS + 20)) messages landed in $((SECONDS - t_ingest))s (log: .pulse/ingest-demo.log)"
+log "demo: $produced messages landed in $((SECONDS - t_ingest))s (log: .pulse/ingest-demo.log)"
 
 log "demo: dbt build ..."
 (cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir . --quiet) || die "dbt build failed"
@@ -31,19 +35,34 @@ log "demo: dbt build ..."
 echo
 echo "== Pulse demo ================================================================"
 echo
-echo "-- rows landed per day partition of raw.orders"
+echo "-- every event family, landed in its day-partitioned raw table"
 psql_pulse -P footer=off -c "
-select tableoid::regclass as partition, count(*) as orders, date_trunc('second', min(created_at)) as first, date_trunc('second', max(created_at)) as last
-  from raw.orders group by 1 order by 1"
-echo "-- exactly once: offsets stored with the rows, and the dead letters (nothing lost)"
+select t.tbl as raw_table, t.rows, (select count(*) from pg_inherits where inhparent = t.tbl::regclass) as day_partitions
+  from (values ('raw.clickstream', (select count(*) from raw.clickstream)), ('raw.orders', (select count(*) from raw.orders)),
+               ('raw.payments', (select count(*) from raw.payments)), ('raw.inventory', (select count(*) from raw.inventory)),
+               ('raw.exposures', (select count(*) from raw.exposures)), ('raw.cdc_changes', (select count(*) from raw.cdc_changes))) t(tbl, rows)"
+echo "-- CDC mirrors (Debezium envelopes applied by LSN; deletes kept as tombstones)"
 psql_pulse -P footer=off -c "
-select (select count(*) from raw.orders) as orders_landed,
-       (select count(*) - count(distinct order_id) from raw.orders) as duplicates,
-       (select count(*) from raw.dead_letters) as dead_letters,
-       (select sum(next_offset) from raw.ingest_offsets where consumer_group = '$DEMO_GROUP') as offsets_consumed"
+select 'raw.customers' as mirror, count(*) filter (where not _deleted) as live, count(*) filter (where _deleted) as deleted, max(_lsn) as last_lsn from raw.customers
+union all
+select 'raw.products', count(*) filter (where not _deleted), count(*) filter (where _deleted), max(_lsn) from raw.products"
+echo "-- the fraud label: chargebacks arrive 1-60 days after the order"
 psql_pulse -P footer=off -c "
-select error_code, count(*) as messages, min(error_message) as example
+select count(*) as chargebacks, round(100.0 * count(*) / (select count(*) from raw.orders), 2) as pct_of_orders,
+       min(p.occurred_at - o.created_at) as min_delay, max(p.occurred_at - o.created_at) as max_delay
+  from raw.payments p join raw.orders o using (order_id) where p.event_type = 'chargeback'"
+echo "-- exactly once: offsets stored with the rows; every malformed message kept with its reason"
+psql_pulse -P footer=off -c "
+select $produced as produced,
+       (select sum(next_offset) from raw.ingest_offsets where consumer_group = '$DEMO_GROUP') as offsets_consumed,
+       (select count(*) - count(distinct order_id) from raw.orders) as duplicate_orders,
+       (select count(*) from raw.dead_letters) as dead_letters"
+psql_pulse -P footer=off -c "
+select error_code, count(*) as messages, left(min(error_message), 60) as example
   from raw.dead_letters group by 1 order by 1"
+echo "-- prometheus /metrics while ingesting"
+echo "$metrics"
+echo
 echo "-- dbt mart analytics.orders_daily (last 3 days, EUR)"
 psql_pulse -P footer=off -c "
 select order_date, orders, customers, revenue, avg_order_value, country_mismatch_orders

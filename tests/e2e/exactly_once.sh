@@ -16,7 +16,7 @@ check "migrations re-run apply nothing" \
   "migrations: 0 applied, $(ls "$ROOT"/migrations/*.sql | wc -l) already present"
 
 # Live production for the whole test, so kills land before, during and after batches.
-"$RELEASE_BIN/pulse-gen" --quiet --rate "$RATE" --count 1000000 --duration $((CYCLES * 6 + 10)) \
+"$RELEASE_BIN/pulse-gen" --quiet --rate "$RATE" --count "${E2E_ORDERS:-5000}" --duration 600 \
   --invalid 70 --seed 7 --dump "$WORK/produced.jsonl" >"$WORK/gen.log" 2>&1 &
 gen=$!
 
@@ -29,10 +29,19 @@ start_ingest() {
 }
 landed() { q "select sum(next_offset) from raw.ingest_offsets where consumer_group = '$GROUP'" || echo 0; }
 : >"$WORK/ingest.log"
+# Each cycle: start, wait until the restarted ingester has committed something (it first waits
+# for the group to drop the killed member), then SIGKILL it 0-1.5 s later: before, inside or
+# between batch transactions.
 progressed=0 prev=0
 for cycle in $(seq 1 "$CYCLES"); do
   start_ingest
-  sleep "$(( 3 + RANDOM % 4 )).$(( RANDOM % 10 ))"
+  for _ in $(seq 1 300); do
+    now=$(landed); now=${now:-0}
+    [ "$now" -gt "$prev" ] && break
+    kill -0 "$gen" 2>/dev/null || break  # nothing new to land once production is over
+    sleep 0.1
+  done
+  sleep "$(( RANDOM % 2 )).$(( RANDOM % 10 ))"
   kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
   now=$(landed); now=${now:-0}
   [ "$now" -gt "$prev" ] && progressed=$((progressed + 1))

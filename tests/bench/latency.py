@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Produce → committed latency, observed from outside the ingester.
+
+Polls raw.ingest_offsets every few milliseconds while pulse-gen produces live, remembering when
+each partition's stored offset (committed in the same transaction as the rows) first passed each
+value. A message's latency is the first observation that shows it committed minus the time
+pulse-gen issued its send (same machine, same clock). Resolution: the polling interval.
+
+usage: latency.py DUMP_FILE GROUP SECONDS  (libpq settings from PG* variables)
+"""
+import bisect
+import json
+import os
+import sys
+import time
+
+import psycopg2
+
+dump, group, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+conn = psycopg2.connect("")
+conn.autocommit = True
+cur = conn.cursor()
+observations = {}  # (topic, partition) -> ([times], [next_offsets])
+deadline = time.time() + seconds
+while time.time() < deadline or not os.path.exists(dump + ".done"):
+    cur.execute("select topic, partition, next_offset, extract(epoch from clock_timestamp()) * 1000"
+                " from raw.ingest_offsets where consumer_group = %s", (group,))
+    for topic, partition, next_offset, at in cur.fetchall():
+        times, offsets = observations.setdefault((topic, partition), ([], []))
+        if not offsets or next_offset > offsets[-1]:
+            times.append(float(at))
+            offsets.append(next_offset)
+    time.sleep(0.003)
+    if time.time() > deadline + 120:
+        break
+
+latencies, missing = [], 0
+with open(dump) as f:
+    for line in f:
+        m = json.loads(line)
+        times, offsets = observations.get((m["topic"], m["partition"]), ([], []))
+        i = bisect.bisect_right(offsets, m["offset"])  # first observation with next_offset > offset
+        if i == len(offsets):
+            missing += 1
+            continue
+        latencies.append(times[i] - m["produced_at_ms"])
+latencies.sort()
+pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
+print(json.dumps({"messages": len(latencies), "not_observed": missing, "p50_ms": round(pct(50), 1),
+                  "p99_ms": round(pct(99), 1), "max_ms": round(latencies[-1], 1)}))
