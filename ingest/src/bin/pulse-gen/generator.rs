@@ -124,8 +124,8 @@ pub struct Generator {
 impl Generator {
     pub fn new(cfg: Config) -> Generator {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        // ~count/5 customers in all, of which ~15 % sign up during the run.
-        let customers = ((cfg.orders / 5).max(50) * 85 / 100) as usize;
+        // ~count/5 customers in all (at least 50), of which ~15 % sign up during the run.
+        let customers = (cfg.orders / 5 * 85 / 100).max(50) as usize;
         let products = (cfg.orders / 20).clamp(200, 2000) as usize;
         let world = World::new(&mut rng, cfg.seed, customers, products, cfg.start_ms);
         let (lsn, tx_id) = (rng.gen_range(20_000_000..30_000_000), rng.gen_range(700..900));

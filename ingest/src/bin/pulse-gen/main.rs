@@ -89,7 +89,8 @@ struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Backfill: events span this many days, ending at --end.
+    /// Backfill: events span this many days, ending at --end (pulse-ingest rejects events older
+    /// than about three years as absurd_timestamp).
     #[arg(long, default_value_t = 7)]
     days: i64,
     /// Backfill: end of the time range (RFC 3339) [default: now, to the second].
@@ -216,6 +217,7 @@ async fn produce(
     let deadline = args.duration.map(|s| Instant::now() + Duration::from_secs(s));
     let mut pacer = args.rate.map(Pacer::new);
     let mut inflight: FuturesUnordered<BoxFuture<'static, Delivery>> = FuturesUnordered::new();
+    let mut sent_count: u64 = 0;
 
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -255,8 +257,9 @@ async fn produce(
                 sink.record(done)?;
             }
         }
-        bar.set_position(gen.orders_emitted());
-        if sink.delivered % 1024 == 0 {
+        sent_count += 1;
+        if sent_count.is_multiple_of(256) {
+            bar.set_position(gen.orders_emitted());
             bar.set_message(sink.delivered.to_string());
         }
     }
