@@ -124,8 +124,8 @@ pub struct Generator {
 impl Generator {
     pub fn new(cfg: Config) -> Generator {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        // ~count/5 customers in all, of which ~15 % sign up during the run.
-        let customers = ((cfg.orders / 5).max(50) * 85 / 100) as usize;
+        // ~count/5 customers in all (at least 50), of which ~15 % sign up during the run.
+        let customers = (cfg.orders / 5 * 85 / 100).max(50) as usize;
         let products = (cfg.orders / 20).clamp(200, 2000) as usize;
         let world = World::new(&mut rng, cfg.seed, customers, products, cfg.start_ms);
         let (lsn, tx_id) = (rng.gen_range(20_000_000..30_000_000), rng.gen_range(700..900));
@@ -153,6 +153,12 @@ impl Generator {
     /// Orders emitted so far (for progress reporting).
     pub fn orders_emitted(&self) -> u64 {
         self.orders_emitted
+    }
+
+    /// True while the next message belongs to the initial snapshot (CDC reads and opening
+    /// stock), which live mode sends unpaced, as Debezium would.
+    pub fn at_snapshot(&self) -> bool {
+        self.ready.is_empty() && self.queue.peek().is_some_and(|Reverse(s)| s.at == self.cfg.start_ms)
     }
 
     /// The next message in event-time order; None when every order and its aftermath is out.
@@ -271,14 +277,17 @@ impl Generator {
     fn next_invalid_kind(&mut self) -> (Family, &'static str) {
         let j = self.invalid_planned as usize;
         self.invalid_planned += 1;
-        let families = &self.cfg.families;
-        let code = invalid::CODES[j % invalid::CODES.len()];
-        let first = (j + j / invalid::CODES.len()) % families.len();
+        let (families, codes) = (&self.cfg.families, invalid::CODES.len());
+        let code = invalid::CODES[j % codes];
+        let family = families[(j + j / codes) % families.len()];
+        if code != "missing_payload" || !is_cdc(family) {
+            return (family, code);
+        }
         // A null value on a CDC topic is a valid tombstone, so missing_payload goes elsewhere.
-        let usable = |f: &Family| code != "missing_payload" || !is_cdc(*f);
-        match (0..families.len()).map(|k| families[(first + k) % families.len()]).find(usable) {
-            Some(family) => (family, code),
-            None => (families[first], "contract_violation"),
+        let plain: Vec<Family> = families.iter().copied().filter(|f| !is_cdc(*f)).collect();
+        match plain.get((j / codes) % plain.len().max(1)) {
+            Some(&other) => (other, code),
+            None => (family, "contract_violation"),
         }
     }
 

@@ -37,8 +37,9 @@ Modes:
                       give byte-identical messages in the same order.
   live (--rate R)     R messages/s over all topics, each event stamped with the wall-clock time it is
                       produced; stops after --count orders or --duration seconds; no chargebacks.
+                      The initial CDC snapshot and opening stock go out first, unpaced.
 
-Per order there are roughly 15-20 messages: its session's clicks and experiment exposures, the order,
+Per order there are about 22 messages: its session's clicks and experiment exposures, the order,
 its payment events and stock changes, plus ~3 sessions that do not convert, CDC changes of customers
 and products (a snapshot of op r first; then c, u, and rare d followed by a tombstone) and, in
 backfill, chargebacks 1-60 days later (only up to --end). ~2 % of orders are fraud: fraud rings
@@ -62,7 +63,7 @@ Dump (--dump FILE): one JSON object per message, written after delivery, with
 /// Produce synthetic e-commerce events to Kafka: clickstream, orders, payments, inventory,
 /// experiment exposures and Debezium CDC of customers and products, from one simulated shop.
 #[derive(Parser)]
-#[command(version, about, after_help = AFTER_HELP)]
+#[command(version, after_help = AFTER_HELP)]
 struct Args {
     /// Kafka bootstrap servers.
     #[arg(long, env = "PULSE_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
@@ -88,7 +89,8 @@ struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Backfill: events span this many days, ending at --end.
+    /// Backfill: events span this many days, ending at --end (pulse-ingest rejects events older
+    /// than about three years as absurd_timestamp).
     #[arg(long, default_value_t = 7)]
     days: i64,
     /// Backfill: end of the time range (RFC 3339) [default: now, to the second].
@@ -104,6 +106,9 @@ struct Args {
     /// Write every produced message as a JSON line to this file (format below).
     #[arg(long)]
     dump: Option<std::path::PathBuf>,
+    /// Generate without a broker and print the per-topic counts (nothing is produced).
+    #[arg(long, conflicts_with_all = ["dump", "rate"])]
+    dry_run: bool,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -142,18 +147,7 @@ async fn main() -> Result<()> {
     let start = end - ChronoDuration::days(args.days);
     let topics: BTreeMap<Family, String> =
         families.iter().map(|f| (*f, format!("{}{}", args.topic_prefix, f.default_topic()))).collect();
-    ensure_topics(&args.brokers, topics.values(), args.partitions).await?;
     let live = args.rate.is_some();
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &args.brokers)
-        .set("enable.idempotence", "true")
-        .set("compression.type", "lz4")
-        .set("linger.ms", if live { "5" } else { "20" })
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "500000")
-        .create()
-        .context("cannot create kafka producer")?;
-
     let mut gen = Generator::new(Config {
         seed: args.seed,
         orders: args.count,
@@ -169,6 +163,50 @@ async fn main() -> Result<()> {
         ProgressStyle::with_template("pulse-gen {bar:40} {pos}/{len} orders, {msg} messages, eta {eta}")
             .expect("static template"),
     );
+    if args.dry_run {
+        while let Some(message) = gen.next_message() {
+            sink.count(&message);
+            bar.set_position(gen.orders_emitted());
+        }
+    } else {
+        ensure_topics(&args.brokers, topics.values(), args.partitions).await?;
+        produce(&args, &topics, &mut gen, &mut sink, &bar).await?;
+    }
+    bar.finish_and_clear();
+    sink.finish()?;
+    let range = if live { "live".to_owned() } else { format!("{} .. {}", start.to_rfc3339(), end.to_rfc3339()) };
+    println!("pulse-gen: {} orders ({range})", gen.orders_emitted());
+    for (family, topic) in &topics {
+        let t = &sink.tally[family];
+        println!(
+            "pulse-gen: topic {topic}: {} messages ({} valid, {} invalid, {} tombstones)",
+            t.valid + t.invalid + t.tombstones,
+            t.valid,
+            t.invalid,
+            t.tombstones
+        );
+    }
+    Ok(())
+}
+
+/// Sends every message of `gen`, pipelined, paced in live mode; stops early on Ctrl-C or --duration.
+async fn produce(
+    args: &Args,
+    topics: &BTreeMap<Family, String>,
+    gen: &mut Generator,
+    sink: &mut Sink,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let live = args.rate.is_some();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &args.brokers)
+        .set("enable.idempotence", "true")
+        .set("compression.type", "lz4")
+        .set("linger.ms", if live { "5" } else { "20" })
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "500000")
+        .create()
+        .context("cannot create kafka producer")?;
     let stop = Arc::new(AtomicBool::new(false));
     let on_signal = stop.clone();
     tokio::spawn(async move {
@@ -179,12 +217,13 @@ async fn main() -> Result<()> {
     let deadline = args.duration.map(|s| Instant::now() + Duration::from_secs(s));
     let mut pacer = args.rate.map(Pacer::new);
     let mut inflight: FuturesUnordered<BoxFuture<'static, Delivery>> = FuturesUnordered::new();
+    let mut sent_count: u64 = 0;
 
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        if let Some(p) = pacer.as_mut() {
+        if let Some(p) = pacer.as_mut().filter(|_| !gen.at_snapshot()) {
             p.wait().await;
         }
         let Some(message) = gen.next_message() else { break };
@@ -218,27 +257,14 @@ async fn main() -> Result<()> {
                 sink.record(done)?;
             }
         }
-        bar.set_position(gen.orders_emitted());
-        if sink.delivered % 1024 == 0 {
+        sent_count += 1;
+        if sent_count.is_multiple_of(256) {
+            bar.set_position(gen.orders_emitted());
             bar.set_message(sink.delivered.to_string());
         }
     }
     while let Some(done) = inflight.next().await {
         sink.record(done)?;
-    }
-    bar.finish_and_clear();
-    sink.finish()?;
-    let range = if live { "live".to_owned() } else { format!("{} .. {}", start.to_rfc3339(), end.to_rfc3339()) };
-    println!("pulse-gen: {} orders ({range})", gen.orders_emitted());
-    for (family, topic) in &topics {
-        let t = &sink.tally[family];
-        println!(
-            "pulse-gen: topic {topic}: {} messages ({} valid, {} invalid, {} tombstones)",
-            t.valid + t.invalid + t.tombstones,
-            t.valid,
-            t.invalid,
-            t.tombstones
-        );
     }
     Ok(())
 }
@@ -313,13 +339,7 @@ impl Sink {
             Err(_) => bail!("the kafka producer went away before a delivery report"),
         };
         let m = &sent.message;
-        self.delivered += 1;
-        let tally = self.tally.entry(m.family).or_default();
-        match (m.expected_code, m.is_tombstone()) {
-            (Some(_), _) => tally.invalid += 1,
-            (None, true) => tally.tombstones += 1,
-            (None, false) => tally.valid += 1,
-        }
+        self.count(m);
         if let Some(w) = self.dump.as_mut() {
             let line = DumpLine {
                 topic: &self.topics[&m.family],
@@ -338,6 +358,16 @@ impl Sink {
         Ok(())
     }
 
+    fn count(&mut self, m: &Message) {
+        self.delivered += 1;
+        let tally = self.tally.entry(m.family).or_default();
+        match (m.expected_code, m.is_tombstone()) {
+            (Some(_), _) => tally.invalid += 1,
+            (None, true) => tally.tombstones += 1,
+            (None, false) => tally.valid += 1,
+        }
+    }
+
     fn finish(&mut self) -> Result<()> {
         if let Some(w) = self.dump.as_mut() {
             w.flush().context("cannot write the dump")?;
@@ -346,27 +376,28 @@ impl Sink {
     }
 }
 
-/// Paces live mode: message n is due n/rate seconds after the start. Sleeping only when at least
-/// a millisecond ahead releases small bursts, which keeps the average rate exact.
+/// Paces live mode: message n is due n/rate seconds after the first one. Sleeping only when at
+/// least a millisecond ahead releases small bursts, which keeps the average rate exact.
 struct Pacer {
-    start: Instant,
+    start: Option<Instant>,
     rate: f64,
     sent: u64,
 }
 
 impl Pacer {
     fn new(rate: f64) -> Pacer {
-        Pacer { start: Instant::now(), rate, sent: 0 }
+        Pacer { start: None, rate, sent: 0 }
     }
 
     async fn wait(&mut self) {
-        let due = self.start + Duration::from_secs_f64(self.sent as f64 / self.rate);
+        let start = *self.start.get_or_insert_with(Instant::now);
+        let due = start + Duration::from_secs_f64(self.sent as f64 / self.rate);
         let now = Instant::now();
         if due > now + Duration::from_millis(1) {
             tokio::time::sleep(due - now).await;
         } else if now > due + Duration::from_secs(1) {
             // Fell behind (slow broker): carry on at the rate instead of bursting to catch up.
-            self.start = now.checked_sub(Duration::from_secs_f64(self.sent as f64 / self.rate)).unwrap_or(now);
+            self.start = Some(now.checked_sub(Duration::from_secs_f64(self.sent as f64 / self.rate)).unwrap_or(now));
         }
         self.sent += 1;
     }
