@@ -181,7 +181,10 @@ pub async fn run(settings: Settings, pg: PgConfig) -> Result<()> {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", if settings.start_from_latest { "latest" } else { "earliest" })
         .set("enable.partition.eof", "false")
-        .set("statistics.interval.ms", "5000");
+        .set("statistics.interval.ms", "5000")
+        // Topics created after we subscribed (a new family, a fresh deployment) are picked up
+        // within seconds instead of librdkafka's default five minutes.
+        .set("topic.metadata.refresh.interval.ms", "10000");
     for (k, v) in &settings.kafka {
         cfg.set(k, v);
     }
