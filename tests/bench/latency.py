@@ -6,7 +6,9 @@ each partition's stored offset (committed in the same transaction as the rows) f
 value. A message's latency is the first observation that shows it committed minus the time
 pulse-gen issued its send (same machine, same clock). Resolution: the polling interval.
 
-usage: latency.py DUMP_FILE GROUP SECONDS  (libpq settings from PG* variables)
+usage: latency.py DUMP_FILE GROUP SECONDS WARMUP_SECONDS  (libpq settings from PG* variables)
+Messages produced in the first WARMUP_SECONDS are not counted: pulse-gen sends its CDC snapshot
+and opening stock unpaced at the start, a burst rather than the steady rate being measured.
 """
 import bisect
 import json
@@ -16,7 +18,7 @@ import time
 
 import psycopg2
 
-dump, group, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+dump, group, seconds, warmup = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 conn = psycopg2.connect("")
 conn.autocommit = True
 cur = conn.cursor()
@@ -36,15 +38,20 @@ while time.time() < deadline or not os.path.exists(dump + ".done"):
 
 latencies, missing = [], 0
 with open(dump) as f:
-    for line in f:
-        m = json.loads(line)
-        times, offsets = observations.get((m["topic"], m["partition"]), ([], []))
-        i = bisect.bisect_right(offsets, m["offset"])  # first observation with next_offset > offset
-        if i == len(offsets):
-            missing += 1
-            continue
-        latencies.append(times[i] - m["produced_at_ms"])
+    messages = [json.loads(line) for line in f]
+start = min(m["produced_at_ms"] for m in messages)
+for m in messages:
+    if m["produced_at_ms"] < start + warmup * 1000:
+        continue
+    times, offsets = observations.get((m["topic"], m["partition"]), ([], []))
+    i = bisect.bisect_right(offsets, m["offset"])  # first observation with next_offset > offset
+    if i == len(offsets):
+        missing += 1
+        continue
+    latencies.append(times[i] - m["produced_at_ms"])
 latencies.sort()
 pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
-print(json.dumps({"messages": len(latencies), "not_observed": missing, "p50_ms": round(pct(50), 1),
+if not latencies:
+    sys.exit("latency.py: no message observed after the warm-up")
+print(json.dumps({"messages": len(latencies), "warmup_s": warmup, "not_observed": missing, "p50_ms": round(pct(50), 1),
                   "p99_ms": round(pct(99), 1), "max_ms": round(latencies[-1], 1)}))
