@@ -138,7 +138,9 @@ fn writer_main(
             match rx.recv_timeout(wait) {
                 Ok(Work::Message(m)) => {
                     w.accept(m);
-                    if w.batch.len() >= w.opts.batch_size {
+                    // Under a steady stream recv never times out, so the age of the batch is
+                    // checked here too; otherwise a batch would wait until it is full.
+                    if w.batch.len() >= w.opts.batch_size || w.batch_is_due() {
                         w.flush().await?;
                     }
                 }
@@ -147,7 +149,7 @@ fn writer_main(
                     let _ = ack.send(());
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    if w.batch.started.is_some_and(|t| t.elapsed() >= w.opts.batch_linger) {
+                    if w.batch_is_due() {
                         w.flush().await?;
                     }
                 }
@@ -170,6 +172,10 @@ struct Writer {
 }
 
 impl Writer {
+    fn batch_is_due(&self) -> bool {
+        self.batch.started.is_some_and(|t| t.elapsed() >= self.opts.batch_linger)
+    }
+
     fn accept(&mut self, m: Message) {
         let Message { family, source, key, payload } = m;
         match decode(family, payload.as_deref(), &self.opts.limits, chrono::Utc::now()) {
