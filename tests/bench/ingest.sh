@@ -59,7 +59,7 @@ scenario bench_latency
 # while the clock runs.
 "$RELEASE_BIN/pulse-gen" --quiet --count 1 --days 1 --seed 3 >/dev/null
 "$RELEASE_BIN/pulse-ingest" run --batch-ms 20 --maintenance-interval-secs 0 -X fetch.wait.max.ms=10 \
-  -X topic.metadata.refresh.interval.ms=1000 \
+  -X topic.metadata.refresh.interval.ms=1000 ${BENCH_LATENCY_ARGS:-} \
   >"$WORK/ingest.log" 2>&1 &
 pid=$!
 "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs 60 >/dev/null  # joined and caught up
