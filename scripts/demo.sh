@@ -23,6 +23,8 @@ PULSE_INGEST_GROUP=$DEMO_GROUP "$RELEASE_BIN/pulse-ingest" run --max-payload-byt
 ingest_pid=$!
 trap 'kill -TERM $ingest_pid 2>/dev/null || true' EXIT
 t_ingest=$SECONDS
+consumed_before=$(psql_pulse -Atc "select coalesce(sum(next_offset), 0) from raw.ingest_offsets where consumer_group = '$DEMO_GROUP'")
+dead_before=$(psql_pulse -Atc "select count(*) from raw.dead_letters")
 PULSE_INGEST_GROUP=$DEMO_GROUP "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs 900 >/dev/null
 metrics=$(curl -sf "127.0.0.1:${PULSE_METRICS_PORT:-59187}/metrics" | grep -E '^pulse_ingest_(rows_landed|dead_letters)_total' || true)
 kill -TERM "$ingest_pid"; wait "$ingest_pid"; trap - EXIT
@@ -53,10 +55,10 @@ select count(*) as chargebacks, round(100.0 * count(*) / (select count(*) from r
   from raw.payments p join raw.orders o using (order_id) where p.event_type = 'chargeback'"
 echo "-- exactly once: offsets stored with the rows; every malformed message kept with its reason"
 psql_pulse -P footer=off -c "
-select $produced as produced,
-       (select sum(next_offset) from raw.ingest_offsets where consumer_group = '$DEMO_GROUP') as offsets_consumed,
+select $produced as produced_this_run,
+       (select sum(next_offset) from raw.ingest_offsets where consumer_group = '$DEMO_GROUP') - $consumed_before as consumed_this_run,
        (select count(*) - count(distinct order_id) from raw.orders) as duplicate_orders,
-       (select count(*) from raw.dead_letters) as dead_letters"
+       (select count(*) from raw.dead_letters) - $dead_before as dead_letters_this_run"
 psql_pulse -P footer=off -c "
 select error_code, count(*) as messages, left(min(error_message), 60) as example
   from raw.dead_letters group by 1 order by 1"
