@@ -81,7 +81,9 @@ pub async fn replay(sink: &mut Sink, settings: &Settings, filter: &ReplayFilter)
         // Row by row: a dead letter that is still refused must not take the others with it.
         let (written, refused) = land_rows(&tx, &refs, true).await?;
         for d in &refused {
-            ids.remove(&d.source).map(|id| failed.push((id, d.rejection.message.clone(), d.rejection.code)));
+            if let Some(id) = ids.remove(&d.source) {
+                failed.push((id, d.rejection.message.clone(), d.rejection.code));
+            }
         }
         let replayed: Vec<i64> = ids.into_values().collect();
         tx.execute(

@@ -37,7 +37,7 @@ struct Line {
 }
 
 fn hex(s: &str) -> Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("payload_hex has an odd length");
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).context("payload_hex is not hex")).collect()
