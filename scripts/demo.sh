@@ -17,16 +17,16 @@ log "demo: producing a month of shop traffic around $DEMO_ORDERS orders, every e
   --dump "$STATE/demo-produced.jsonl"
 produced=$(wc -l <"$STATE/demo-produced.jsonl")
 
-log "demo: ingesting (pulse-ingest, consumer group $DEMO_GROUP, metrics on 127.0.0.1:${PULSE_METRICS_PORT:-59187}) ..."
+log "demo: ingesting (pulse-ingest, consumer group $DEMO_GROUP, metrics on 127.0.0.1:${PULSE_METRICS_PORT:-29187}) ..."
 PULSE_INGEST_GROUP=$DEMO_GROUP "$RELEASE_BIN/pulse-ingest" run --max-payload-bytes 4096 \
-  --metrics-addr "127.0.0.1:${PULSE_METRICS_PORT:-59187}" >"$STATE/ingest-demo.log" 2>&1 &
+  --metrics-addr "127.0.0.1:${PULSE_METRICS_PORT:-29187}" >"$STATE/ingest-demo.log" 2>&1 &
 ingest_pid=$!
 trap 'kill -TERM $ingest_pid 2>/dev/null || true' EXIT
 t_ingest=$SECONDS
 consumed_before=$(psql_pulse -Atc "select coalesce(sum(next_offset), 0) from raw.ingest_offsets where consumer_group = '$DEMO_GROUP'")
 dead_before=$(psql_pulse -Atc "select count(*) from raw.dead_letters")
 PULSE_INGEST_GROUP=$DEMO_GROUP "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs 900 >/dev/null
-metrics=$(curl -sf "127.0.0.1:${PULSE_METRICS_PORT:-59187}/metrics" | grep -E '^pulse_ingest_(rows_landed|dead_letters)_total' || true)
+metrics=$(curl -sf "127.0.0.1:${PULSE_METRICS_PORT:-29187}/metrics" | grep -E '^pulse_ingest_(rows_landed|dead_letters)_total' || true)
 kill -TERM "$ingest_pid"; wait "$ingest_pid"; trap - EXIT
 log "demo: $produced messages landed in $((SECONDS - t_ingest))s (log: .pulse/ingest-demo.log)"
 

@@ -16,8 +16,10 @@ resolve_pg_paths() {
   PGLOG="$PGSTATE/postgres.log"
 }
 resolve_pg_paths
-PULSE_PGPORT="${PULSE_PGPORT:-55432}"
-PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-59092}"
+# Below the ephemeral range (32768-60999): a port in it can be held for a moment as the local end
+# of some outgoing connection, and tansu then fails to bind.
+PULSE_PGPORT="${PULSE_PGPORT:-25432}"
+PULSE_KAFKA_PORT="${PULSE_KAFKA_PORT:-29092}"
 PULSE_DB="${PULSE_DB:-pulse}"
 KAFKA_DIR="$STATE/kafka"
 KAFKA_LOG="$KAFKA_DIR/tansu.log"

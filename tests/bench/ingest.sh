@@ -80,6 +80,7 @@ import json, sys
 l = json.load(open(sys.argv[1]))
 print(f"latency     {l['messages']} messages at {sys.argv[2]}/s, every family, produce -> committed (after a {l['warmup_s']} s warm-up):")
 print(f"            p50 {l['p50_ms']} ms   p99 {l['p99_ms']} ms   max {l['max_ms']} ms   (target p99 < 100 ms; {l['not_observed']} not observed)")
+print(f"            of which send -> broker ack (producer side): p50 {l['ack_p50_ms']} ms   p99 {l['ack_p99_ms']} ms")
 PY
 printf 'memory      ingester peak RSS: %.0f MB under throughput load, %.0f MB at %s/s   (target < 150 MB)\n' \
   "$(calc "$rss_kb / 1024")" "$(calc "$rss_live_kb / 1024")" "$RATE"

@@ -36,7 +36,7 @@ while time.time() < deadline or not os.path.exists(dump + ".done"):
     if time.time() > deadline + 120:
         break
 
-latencies, missing = [], 0
+latencies, acks, missing = [], [], 0
 with open(dump) as f:
     messages = [json.loads(line) for line in f]
 start = min(m["produced_at_ms"] for m in messages)
@@ -49,9 +49,12 @@ for m in messages:
         missing += 1
         continue
     latencies.append(times[i] - m["produced_at_ms"])
+    acks.append(m["acked_at_ms"] - m["produced_at_ms"])
 latencies.sort()
-pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
+acks.sort()
+pct = lambda p, xs=latencies: xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 if not latencies:
     sys.exit("latency.py: no message observed after the warm-up")
 print(json.dumps({"messages": len(latencies), "warmup_s": warmup, "not_observed": missing, "p50_ms": round(pct(50), 1),
-                  "p99_ms": round(pct(99), 1), "max_ms": round(latencies[-1], 1)}))
+                  "p99_ms": round(pct(99), 1), "max_ms": round(latencies[-1], 1),
+                  "ack_p50_ms": round(pct(50, acks), 1), "ack_p99_ms": round(pct(99, acks), 1)}))

@@ -58,7 +58,8 @@ Dump (--dump FILE): one JSON object per message, written after delivery, with
                                     missing payloads
   valid                             false for malformed messages; tombstones are valid
   expected_code                     the dead-letter code pulse-ingest must assign; null when valid
-  produced_at_ms                    when the send was issued (ms since the epoch)";
+  produced_at_ms                    when the send was issued (ms since the epoch)
+  acked_at_ms                       when its delivery report was seen (ms since the epoch)";
 
 /// Produce synthetic e-commerce events to Kafka: clickstream, orders, payments, inventory,
 /// experiment exposures and Debezium CDC of customers and products, from one simulated shop.
@@ -310,6 +311,8 @@ struct DumpLine<'a> {
     valid: bool,
     expected_code: Option<&'a str>,
     produced_at_ms: i64,
+    /// When the delivery report was seen: an upper bound of the broker's acknowledgement.
+    acked_at_ms: i64,
 }
 
 /// Where delivered messages go: the per-topic tally and the dump.
@@ -351,6 +354,7 @@ impl Sink {
                 valid: m.expected_code.is_none(),
                 expected_code: m.expected_code,
                 produced_at_ms: sent.produced_at_ms,
+                acked_at_ms: Utc::now().timestamp_millis(),
             };
             serde_json::to_writer(&mut *w, &line).context("cannot write the dump")?;
             w.write_all(b"\n").context("cannot write the dump")?;
