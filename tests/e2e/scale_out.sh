@@ -11,6 +11,8 @@ scenario scale
 "$RELEASE_BIN/pulse-gen" --quiet --rate 2000 --count 1000000 --duration 25 --invalid 20 --seed 5 \
   --dump "$WORK/produced.jsonl" >"$WORK/gen.log" 2>&1 &
 gen=$!
+# The members subscribe once the topics exist (pulse-gen creates them before its first send).
+for _ in $(seq 1 100); do [ -s "$WORK/produced.jsonl" ] && break; sleep 0.1; done
 start() {  # start NAME: sets pid
   "$RELEASE_BIN/pulse-ingest" run --writers 1 --batch-ms 50 --max-payload-bytes 4096 \
     -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >"$WORK/$1.log" 2>&1 &
