@@ -20,11 +20,13 @@ check "migrations re-run apply nothing" \
   --invalid 70 --seed 7 --dump "$WORK/produced.jsonl" >"$WORK/gen.log" 2>&1 &
 gen=$!
 
-# Small batches for many commits; a short session timeout so the group drops a killed member
-# quickly (the default 45 s only slows the test down).
+# Small batches for many commits. A killed member stays in the group until its session times
+# out, and a rebalance waits up to max.poll.interval.ms (the rebalance timeout, 5 minutes by
+# default) for members that never rejoin; both are shortened so restarts get their partitions.
 start_ingest() {
   "$RELEASE_BIN/pulse-ingest" run --batch-size 300 --batch-ms 20 --max-payload-bytes 4096 \
-    -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 >>"$WORK/ingest.log" 2>&1 &
+    -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 -X max.poll.interval.ms=10000 \
+    >>"$WORK/ingest.log" 2>&1 &
   pid=$!
 }
 landed() { q "select sum(next_offset) from raw.ingest_offsets where consumer_group = '$GROUP'" || echo 0; }
