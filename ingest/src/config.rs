@@ -133,8 +133,8 @@ impl Settings {
         if self.families.is_empty() {
             bail!("families is empty; nothing to consume");
         }
-        if self.max_age_days <= 0 || self.max_future_hours < 0 {
-            bail!("max_age_days must be positive and max_future_hours not negative");
+        if !(1..=36_500).contains(&self.max_age_days) || !(0..=87_600).contains(&self.max_future_hours) {
+            bail!("max_age_days must be in 1..=36500 and max_future_hours in 0..=87600");
         }
         for (key, why) in RESERVED_KAFKA_PROPERTIES {
             if self.kafka.contains_key(key) {

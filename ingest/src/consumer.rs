@@ -63,6 +63,22 @@ impl OffsetLookup {
         OffsetLookup { requests: tx }
     }
 
+    /// Retries for up to a minute: the rebalance can wait that long, a guess cannot be undone.
+    fn fetch_with_retry(&self, partitions: Partitions) -> Result<Offsets> {
+        let mut attempt = 0;
+        loop {
+            match self.fetch(partitions.clone()) {
+                Ok(o) => return Ok(o),
+                Err(e) if attempt < 12 => {
+                    warn!(error_code = "offset_lookup_failed", error = %e, attempt, "retrying the stored offsets lookup");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     fn fetch(&self, partitions: Partitions) -> Result<Offsets> {
         let (tx, rx) = mpsc::channel();
         self.requests.send((partitions, tx)).context("offset lookup thread is gone")?;
@@ -101,7 +117,7 @@ impl ConsumerContext for IngestContext {
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let parts: Partitions = tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
-                match self.lookup.fetch(parts.clone()) {
+                match self.lookup.fetch_with_retry(parts.clone()) {
                     Ok(stored) => {
                         for (topic, partition) in &parts {
                             let offset = stored
@@ -113,8 +129,16 @@ impl ConsumerContext for IngestContext {
                         }
                         info!(partitions = ?parts, stored = ?stored, "assigned; starting at stored offsets");
                     }
-                    // Falling back to Kafka's committed offsets is still exactly once: they never
-                    // run ahead of Postgres, and each flush skips what is already landed.
+                    // Kafka's committed offsets never run ahead of Postgres, and each flush skips
+                    // what is already landed, so falling back to them is safe, unless a partition
+                    // has none and auto.offset.reset would jump to the end: then events between the
+                    // stored offset and the end would be skipped. Exit instead, and let the
+                    // supervisor restart us once Postgres answers.
+                    Err(e) if matches!(self.start_from, Offset::End) => {
+                        error!(error_code = "offset_lookup_failed", error = %e,
+                               "cannot read the stored offsets and would start at the end; exiting rather than skip events");
+                        std::process::exit(3);
+                    }
                     Err(e) => {
                         error!(error_code = "offset_lookup_failed", error = %e, "assigned; using kafka committed offsets")
                     }
@@ -129,6 +153,14 @@ impl ConsumerContext for IngestContext {
                 // Land what we hold before the partitions move, so the next owner starts where we
                 // stopped instead of re-reading (correct either way, thanks to the offset locks).
                 self.writers.flush_all(Duration::from_secs(30));
+                // Another member owns them now: stop reporting a frozen lag for them.
+                let mut landed = self.shared.landed.lock().expect("landed lock");
+                for e in tpl.elements() {
+                    if landed.remove(&(e.topic().to_string(), e.partition())).is_some() {
+                        metrics::lag(e.topic(), e.partition(), 0);
+                    }
+                }
+                drop(landed);
                 info!(count = tpl.count(), "partitions revoked after flushing");
                 if cooperative {
                     consumer.incremental_unassign(tpl)

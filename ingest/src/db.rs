@@ -6,7 +6,7 @@ use tokio_postgres::{Client, Config, NoTls};
 /// PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE (tokio-postgres does not read them).
 pub fn config(url: Option<&str>) -> Result<Config> {
     if let Some(url) = url {
-        return url.parse::<Config>().context("invalid database URL");
+        return url.parse::<Config>().context("invalid database URL").map(with_timeouts);
     }
     let mut cfg = Config::new();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -21,7 +21,17 @@ pub fn config(url: Option<&str>) -> Result<Config> {
         cfg.password(pw);
     }
     cfg.application_name("pulse-ingest");
-    Ok(cfg)
+    Ok(with_timeouts(cfg))
+}
+
+/// A connection attempt or a dead peer (a half-open TCP connection after a network failure) is
+/// noticed within seconds instead of hanging a writer; URL parameters still win when given.
+fn with_timeouts(mut cfg: Config) -> Config {
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    cfg.keepalives(true).keepalives_idle(std::time::Duration::from_secs(30));
+    cfg
 }
 
 /// Connects and drives the connection on a background task.

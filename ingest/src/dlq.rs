@@ -4,8 +4,9 @@
 use crate::config::Settings;
 use crate::contract::decode;
 use crate::sink::{land_rows, Landed, Sink, Source};
-use anyhow::Result;
-use std::collections::{BTreeMap, HashMap};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use tokio_postgres::Transaction;
 
 /// Which dead letters to replay.
 #[derive(Debug, Clone, Default)]
@@ -42,13 +43,14 @@ pub async fn replay(sink: &mut Sink, settings: &Settings, filter: &ReplayFilter)
         if chunk <= 0 {
             break;
         }
-        let rows = sink
-            .client
+        // Locked for the whole chunk: two replays running at once never land the same message.
+        let tx = sink.client.transaction().await?;
+        let rows = tx
             .query(
                 "select id, topic, partition, \"offset\", key, payload from raw.dead_letters
                   where replayed_at is null and id > $1
                     and ($2::text is null or error_code = $2) and ($3::text is null or topic = $3)
-                  order by id limit $4",
+                  order by id limit $4 for update skip locked",
                 &[&after_id, &filter.error_code, &filter.topic, &chunk],
             )
             .await?;
@@ -56,48 +58,46 @@ pub async fn replay(sink: &mut Sink, settings: &Settings, filter: &ReplayFilter)
         after_id = last.get(0);
         report.examined += rows.len();
 
-        let mut ids: HashMap<Source, i64> = HashMap::new();
-        let mut landed: Vec<Landed> = Vec::new();
-        let mut failed: Vec<(i64, String, &'static str)> = Vec::new();
+        let mut replayed: Vec<i64> = Vec::new();
         for r in &rows {
             let (id, topic): (i64, String) = (r.get(0), r.get(1));
             let source = Source { topic: topic.clone(), partition: r.get(2), offset: r.get(3) };
             let (key, payload): (Option<Vec<u8>>, Option<Vec<u8>>) = (r.get(4), r.get(5));
-            let Some(family) = families.get(&topic) else {
-                failed.push((id, format!("no event family reads topic {topic}"), "unknown_topic"));
-                continue;
+            let outcome = match families.get(&topic) {
+                None => Err((format!("no event family reads topic {topic}"), "unknown_topic")),
+                Some(family) => match decode(*family, payload.as_deref(), &limits, chrono::Utc::now()) {
+                    Err(rej) => Err((format!("{}: {}", rej.code, rej.message), rej.code)),
+                    Ok(event) => {
+                        let l = Landed { source, key, payload, event };
+                        ensure_partition(&tx, &l).await?;
+                        // One at a time, under a savepoint: a dead letter that is still refused
+                        // must not take the others with it.
+                        let (written, refused) = land_rows(&tx, &[&l], true).await?;
+                        match refused.first() {
+                            Some(d) => Err((d.rejection.message.clone(), d.rejection.code)),
+                            None => Ok(written),
+                        }
+                    }
+                },
             };
-            match decode(*family, payload.as_deref(), &limits, chrono::Utc::now()) {
-                Ok(event) => {
-                    ids.insert(source.clone(), id);
-                    landed.push(Landed { source, key, payload, event });
+            match outcome {
+                Ok(written) => {
+                    replayed.push(id);
+                    for (table, n) in written {
+                        *report.landed.entry(table).or_default() += n;
+                    }
                 }
-                Err(rej) => failed.push((id, format!("{}: {}", rej.code, rej.message), rej.code)),
+                Err((message, code)) => {
+                    tx.execute("update raw.dead_letters set replay_error = $2 where id = $1", &[&id, &message]).await?;
+                    *report.still_dead.entry(code).or_default() += 1;
+                }
             }
         }
-        sink.ensure_partitions(landed.iter()).await?;
-        let tx = sink.client.transaction().await?;
-        let refs: Vec<&Landed> = landed.iter().collect();
-        // Row by row: a dead letter that is still refused must not take the others with it.
-        let (written, refused) = land_rows(&tx, &refs, true).await?;
-        for d in &refused {
-            if let Some(id) = ids.remove(&d.source) {
-                failed.push((id, d.rejection.message.clone(), d.rejection.code));
-            }
-        }
-        let replayed: Vec<i64> = ids.into_values().collect();
         tx.execute(
             "update raw.dead_letters set replayed_at = now(), replay_error = null where id = any($1)",
             &[&replayed],
         )
         .await?;
-        for (id, message, code) in &failed {
-            tx.execute("update raw.dead_letters set replay_error = $2 where id = $1", &[id, message]).await?;
-            *report.still_dead.entry(code).or_default() += 1;
-        }
-        for (table, n) in written {
-            *report.landed.entry(table).or_default() += n;
-        }
         if filter.dry_run {
             tx.rollback().await?;
         } else {
@@ -105,6 +105,24 @@ pub async fn replay(sink: &mut Sink, settings: &Settings, filter: &ReplayFilter)
         }
     }
     Ok(report)
+}
+
+/// Creates the day partition a replayed row needs, inside the replay's transaction (replays are
+/// few, so holding the parent's lock until commit costs nothing).
+async fn ensure_partition(tx: &Transaction<'_>, l: &Landed) -> Result<()> {
+    let table = match &l.event {
+        crate::contract::Event::Change(_) => "raw.cdc_changes",
+        other => match other.table() {
+            Some(t) => t.name(),
+            None => return Ok(()),
+        },
+    };
+    if let Some(day) = l.event.day() {
+        tx.execute("select raw.ensure_day_partitions($1::text::regclass, $2, $2)", &[&table, &day])
+            .await
+            .with_context(|| format!("cannot create the {table} partition for {day}"))?;
+    }
+    Ok(())
 }
 
 /// Dead letters per topic and error code: still dead, and replayed.

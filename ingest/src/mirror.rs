@@ -24,6 +24,14 @@ fn change(l: &Landed) -> &CdcChange {
 
 /// Applies `changes`; returns how many were new to the history (0 for a pure replay).
 pub async fn apply(tx: &Transaction<'_>, changes: &[&Landed]) -> Result<usize> {
+    // Debezium sends truncates without a key, so they may sit in another partition (another
+    // writer) than the rows they remove; one applier per entity at a time keeps the LSN checks
+    // of a truncate and a concurrent upsert from missing each other. Locked in a fixed order.
+    for entity in [Entity::Customers, Entity::Products] {
+        if changes.iter().any(|l| change(l).entity == entity) {
+            tx.execute("select pg_advisory_xact_lock(hashtext('pulse.cdc.' || $1))", &[&entity.name()]).await?;
+        }
+    }
     let inserted = insert_history(tx, changes).await?;
     for entity in [Entity::Customers, Entity::Products] {
         let of_entity: Vec<&CdcChange> = changes.iter().map(|l| change(l)).filter(|c| c.entity == entity).collect();

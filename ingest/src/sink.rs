@@ -197,6 +197,9 @@ impl Sink {
 
     /// Creates the day partitions the rows need, once per (table, day) per process.
     pub async fn ensure_partitions<'a>(&mut self, rows: impl Iterator<Item = &'a Landed>) -> Result<()> {
+        let trusted_from = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+        // A day cached while recent may since have been dropped by retention.
+        self.known_days.retain(|(_, day)| *day >= trusted_from);
         let mut missing: Vec<(&'static str, NaiveDate)> = rows
             .filter_map(|l| {
                 let table = match &l.event {
@@ -207,7 +210,6 @@ impl Sink {
             })
             .filter(|k| !self.known_days.contains(k))
             .collect();
-        let trusted_from = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
         missing.sort();
         missing.dedup();
         for (table, day) in missing {
@@ -364,11 +366,27 @@ pub fn is_data_error(e: &anyhow::Error) -> bool {
         .any(|code| code.code().starts_with("22") || code.code().starts_with("23"))
 }
 
+/// Keeps one INSERT of dead letters well under Postgres's 1 GB message limit, however many
+/// oversize payloads a batch holds.
+const DEAD_LETTER_CHUNK_BYTES: usize = 64 << 20;
+
 async fn insert_dead_letters<'a>(tx: &Transaction<'_>, dead: impl Iterator<Item = &'a DeadLetter>) -> Result<usize> {
     let dead: Vec<&DeadLetter> = dead.collect();
-    if dead.is_empty() {
-        return Ok(0);
+    let mut start = 0;
+    while start < dead.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < dead.len() && (end == start || bytes < DEAD_LETTER_CHUNK_BYTES) {
+            bytes += dead[end].payload.as_ref().map_or(0, Vec::len) + dead[end].key.as_ref().map_or(0, Vec::len);
+            end += 1;
+        }
+        insert_dead_letter_chunk(tx, &dead[start..end]).await?;
+        start = end;
     }
+    Ok(dead.len())
+}
+
+async fn insert_dead_letter_chunk(tx: &Transaction<'_>, dead: &[&DeadLetter]) -> Result<()> {
     let topics: Vec<&str> = dead.iter().map(|d| d.source.topic.as_str()).collect();
     let partitions: Vec<i32> = dead.iter().map(|d| d.source.partition).collect();
     let offsets: Vec<i64> = dead.iter().map(|d| d.source.offset).collect();
@@ -382,7 +400,7 @@ async fn insert_dead_letters<'a>(tx: &Transaction<'_>, dead: impl Iterator<Item 
         &[&topics, &partitions, &offsets, &keys, &payloads, &codes, &messages],
     )
     .await?;
-    Ok(dead.len())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -91,8 +91,26 @@ impl Writers {
     pub fn flush_all(&self, timeout: Duration) {
         let senders: Vec<SyncSender<Work>> = self.senders.lock().expect("writers lock").clone();
         let (ack_tx, ack_rx) = mpsc::channel();
-        let asked = senders.iter().filter(|s| s.send(Work::Flush(ack_tx.clone())).is_ok()).count();
         let deadline = std::time::Instant::now() + timeout;
+        // try_send: a full queue (backpressure, a database outage) must not hold the rebalance
+        // callback past its deadline.
+        let mut asked = 0;
+        for s in &senders {
+            let mut work = Work::Flush(ack_tx.clone());
+            loop {
+                match s.try_send(work) {
+                    Ok(()) => {
+                        asked += 1;
+                        break;
+                    }
+                    Err(mpsc::TrySendError::Full(w)) if std::time::Instant::now() < deadline => {
+                        work = w;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
         for _ in 0..asked {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if ack_rx.recv_timeout(left).is_err() {

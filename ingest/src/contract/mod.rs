@@ -202,7 +202,9 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Rejection { code, message: message.into() }
+        // Messages quote the offending input, and a NUL in a text column would make the dead
+        // letter itself unstorable (and stall its partition), so it is spelled out.
+        Rejection { code, message: message.into().replace('\0', "\\u0000") }
     }
 
     pub fn violation(message: impl Into<String>) -> Self {
@@ -399,6 +401,17 @@ mod tests {
         let order = serde_json::json!({"event_type": "order_created", "event_version": 1});
         assert_eq!(code_of(Family::Payments, &order), "unknown_event_type");
         assert_eq!(code_of(Family::Clickstream, &order), "unknown_event_type");
+    }
+
+    #[test]
+    fn rejection_messages_never_carry_nul() {
+        let bad = serde_json::json!({"event_type": "x\u{0}y", "event_version": 1});
+        let r = decode_json(Family::Orders, &bad).unwrap_err();
+        assert_eq!(r.code, "unknown_event_type");
+        assert!(!r.message.contains('\0') && r.message.contains("x\\u0000y"), "{}", r.message);
+        let key = format!("{{\"event_type\": \"order_created\", \"k\u{0}\": 1}}");
+        let r = decode(Family::Orders, Some(key.as_bytes()), &Limits::default(), now()).unwrap_err();
+        assert!(!r.message.contains('\0'), "{}", r.message);
     }
 
     #[test]
