@@ -4,10 +4,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 if broker_running; then
-  pid="$(cat "$KAFKA_PIDFILE")"
-  kill -TERM "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  stop_broker
   log "down: broker stopped"
 else
   log "down: broker not running"

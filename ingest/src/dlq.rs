@@ -110,14 +110,7 @@ pub async fn replay(sink: &mut Sink, settings: &Settings, filter: &ReplayFilter)
 /// Creates the day partition a replayed row needs, inside the replay's transaction (replays are
 /// few, so holding the parent's lock until commit costs nothing).
 async fn ensure_partition(tx: &Transaction<'_>, l: &Landed) -> Result<()> {
-    let table = match &l.event {
-        crate::contract::Event::Change(_) => "raw.cdc_changes",
-        other => match other.table() {
-            Some(t) => t.name(),
-            None => return Ok(()),
-        },
-    };
-    if let Some(day) = l.event.day() {
+    if let (Some(table), Some(day)) = (l.event.partitioned_table(), l.event.day()) {
         tx.execute("select raw.ensure_day_partitions($1::text::regclass, $2, $2)", &[&table, &day])
             .await
             .with_context(|| format!("cannot create the {table} partition for {day}"))?;

@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod contract;
 pub mod db;
 pub mod dlq;
+pub mod kafka;
 pub mod lag;
 pub mod maintenance;
 pub mod metrics;

@@ -3,6 +3,7 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use pulse_ingest::config::{check_env, Settings};
 use pulse_ingest::contract::{Family, ERROR_CODES};
+use pulse_ingest::kafka::parse_property;
 use pulse_ingest::{consumer, db, dlq, lag, migrate, sink::Sink};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -165,13 +166,6 @@ enum DlqCommand {
         #[arg(long)]
         dry_run: bool,
     },
-}
-
-fn parse_property(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected key=value, got {s:?}")),
-    }
 }
 
 fn parse_topic(s: &str) -> Result<(Family, String), String> {

@@ -201,13 +201,7 @@ impl Sink {
         // A day cached while recent may since have been dropped by retention.
         self.known_days.retain(|(_, day)| *day >= trusted_from);
         let mut missing: Vec<(&'static str, NaiveDate)> = rows
-            .filter_map(|l| {
-                let table = match &l.event {
-                    Event::Change(_) => "raw.cdc_changes",
-                    other => other.table()?.name(),
-                };
-                Some((table, l.event.day()?))
-            })
+            .filter_map(|l| Some((l.event.partitioned_table()?, l.event.day()?)))
             .filter(|k| !self.known_days.contains(k))
             .collect();
         missing.sort();

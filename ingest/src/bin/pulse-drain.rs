@@ -3,6 +3,7 @@
 //! any consumer on the same machine, next to pulse-ingest and to binary COPY.
 use anyhow::{Context, Result};
 use clap::Parser;
+use pulse_ingest::kafka::parse_property;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -23,12 +24,6 @@ struct Args {
     /// librdkafka property, e.g. -X fetch.max.bytes=67108864 (repeatable).
     #[arg(short = 'X', value_parser = parse_property)]
     properties: Vec<(String, String)>,
-}
-
-fn parse_property(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("expected key=value, got {s:?}"))
 }
 
 fn main() -> Result<()> {

@@ -3,11 +3,9 @@
 //! for bytes that are not UTF-8, "payload_hex": "ff00...". Topics are created when missing.
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use pulse_ingest::kafka::ensure_topics;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::types::RDKafkaErrorCode;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::io::BufRead;
@@ -68,18 +66,8 @@ async fn main() -> Result<()> {
         };
         lines.push((l.topic, l.key, payload));
     }
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", &args.brokers).create().context("cannot create admin client")?;
     let topics: BTreeSet<&String> = lines.iter().map(|l| &l.0).collect();
-    let new: Vec<NewTopic> =
-        topics.iter().map(|t| NewTopic::new(t, args.partitions, TopicReplication::Fixed(1))).collect();
-    for r in admin.create_topics(&new, &AdminOptions::new()).await.context("cannot reach the kafka broker")? {
-        if let Err((topic, code)) = r {
-            if code != RDKafkaErrorCode::TopicAlreadyExists {
-                bail!("cannot create topic {topic}: {code}");
-            }
-        }
-    }
+    ensure_topics(&args.brokers, topics.into_iter(), args.partitions).await?;
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &args.brokers)
         .set("enable.idempotence", "true")

@@ -116,6 +116,14 @@ impl Event {
         }
     }
 
+    /// The day-partitioned table the event's row goes to: its raw table, or the CDC history.
+    pub fn partitioned_table(&self) -> Option<&'static str> {
+        match self {
+            Event::Change(_) => Some("raw.cdc_changes"),
+            other => other.table().map(Table::name),
+        }
+    }
+
     /// The UTC day whose partition holds the row.
     pub fn day(&self) -> Option<NaiveDate> {
         let ts = match self {

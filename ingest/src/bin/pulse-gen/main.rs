@@ -18,8 +18,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use generator::{Config, Generator, Message};
 use indicatif::{ProgressBar, ProgressStyle};
 use pulse_ingest::contract::Family;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use pulse_ingest::kafka::ensure_topics;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -266,20 +265,6 @@ async fn produce(
     }
     while let Some(done) = inflight.next().await {
         sink.record(done)?;
-    }
-    Ok(())
-}
-
-async fn ensure_topics(brokers: &str, topics: impl Iterator<Item = &String>, partitions: i32) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", brokers).create().context("cannot create kafka admin client")?;
-    let new: Vec<NewTopic> = topics.map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1))).collect();
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    for result in admin.create_topics(&new, &opts).await.context("cannot reach the kafka broker")? {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => bail!("cannot create topic {name}: {code}"),
-        }
     }
     Ok(())
 }
