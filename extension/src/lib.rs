@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+pub mod error;
 pub mod experiments;
 
 // Catalog tables of later capabilities (models, deployments, experiments, monitors) go in
