@@ -1,0 +1,159 @@
+//! Point-in-time correct training sets from the feature registry (the SQL layer).
+use super::plan::{self, TrainingSetOptions};
+use super::store::load_features;
+use crate::error::{Kind, OrRaise, PulseError, Result};
+use pgrx::datum::Interval;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+/// Builds the training-set query: every row of `label_sql` with the features of each entity type
+/// as of the row's `time_column`.
+#[pg_extern(stable, parallel_restricted)]
+fn feature_training_set_sql(
+    label_sql: &str,
+    entities: default!(Option<Vec<String>>, "NULL"),
+    features: default!(Option<Vec<String>>, "NULL"),
+    time_column: default!(&str, "'as_of'"),
+    ttl: default!(Option<Interval>, "NULL"),
+) -> String {
+    Spi::connect(|client| build(client, label_sql, entities, features, time_column, ttl))
+        .or_raise("feature_training_set_sql")
+}
+
+/// Creates table `target` from the training-set query and returns its row count.
+#[pg_extern(volatile, parallel_unsafe)]
+fn feature_training_set(
+    label_sql: &str,
+    target: &str,
+    entities: default!(Option<Vec<String>>, "NULL"),
+    features: default!(Option<Vec<String>>, "NULL"),
+    time_column: default!(&str, "'as_of'"),
+    ttl: default!(Option<Interval>, "NULL"),
+) -> i64 {
+    Spi::connect_mut(|client| -> Result<i64> {
+        let sql = build(client, label_sql, entities, features, time_column, ttl)?;
+        let name = client
+            .select("select string_agg(quote_ident(p), '.') from unnest(parse_ident($1)) p", None, &[target.into()])
+            .map_err(spi)?
+            .first()
+            .get_one::<String>()
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        client.update(&format!("create table {name} as {sql}"), None, &[]).map_err(spi)?;
+        let n = client.select(&format!("select count(*) from {name}"), None, &[]).map_err(spi)?;
+        Ok(n.first().get_one::<i64>().ok().flatten().unwrap_or(0))
+    })
+    .or_raise("feature_training_set")
+}
+
+fn spi(e: pgrx::spi::SpiError) -> PulseError {
+    PulseError::new(Kind::InvalidParameter, format!("training set query failed: {e}"))
+}
+
+fn build(
+    client: &SpiClient<'_>,
+    label_sql: &str,
+    entities: Option<Vec<String>>,
+    names: Option<Vec<String>>,
+    time_column: &str,
+    ttl: Option<Interval>,
+) -> Result<String> {
+    let label_sql = label_sql.trim().trim_end_matches(';');
+    // The label query's columns: they pass through, and name the entity and time columns.
+    let probe = client.select(&format!("select * from ({label_sql}) _l limit 0"), None, &[]).map_err(spi)?;
+    let ncols = probe.columns().map_err(spi)?;
+    let mut columns = Vec::with_capacity(ncols);
+    let mut time_ok = None;
+    for i in 1..=ncols {
+        let c = probe.column_name(i).map_err(spi)?;
+        if c == time_column {
+            time_ok = Some(probe.column_type_oid(i).map_err(spi)?.value() == pg_sys::TIMESTAMPTZOID);
+        }
+        columns.push(c);
+    }
+    match time_ok {
+        None => {
+            return Err(PulseError::new(Kind::UndefinedObject, format!("label query has no column \"{time_column}\""))
+                .hint("Name the label time column with time_column => '...'."))
+        }
+        Some(false) => return Err(PulseError::invalid(format!("label column \"{time_column}\" must be timestamptz"))),
+        Some(true) => {}
+    }
+    let registry = load_features(client, None)?;
+    // Which label column holds each entity type's id: "type" (a column of the same name) or "type:column".
+    let mut mapping: Vec<(String, String)> = Vec::new();
+    match entities {
+        Some(list) => {
+            for e in list {
+                let (et, col) = e.split_once(':').map_or((e.as_str(), e.as_str()), |(a, b)| (a, b));
+                if !registry.iter().any(|f| f.entity_type == et) {
+                    return Err(PulseError::new(Kind::UndefinedObject, format!("unknown entity type \"{et}\""))
+                        .hint("Define its features with feature_define() or list them in pulse.features."));
+                }
+                if !columns.iter().any(|c| c == col) {
+                    return Err(PulseError::new(Kind::UndefinedObject, format!("label query has no column \"{col}\""))
+                        .hint("Map an entity type to a label column with 'entity_type:column'."));
+                }
+                mapping.push((et.to_string(), col.to_string()));
+            }
+        }
+        None => {
+            let mut types: Vec<&str> = registry.iter().map(|f| f.entity_type.as_str()).collect();
+            types.dedup();
+            types.sort_unstable();
+            types.dedup();
+            for et in types {
+                if columns.iter().any(|c| c == et) {
+                    mapping.push((et.to_string(), et.to_string()));
+                }
+            }
+            if mapping.is_empty() {
+                return Err(PulseError::invalid("label query has no entity column")
+                    .detail("No label column is named after an entity type in pulse.features.")
+                    .hint("Name a column after its entity type (card, customer, ...) or pass entities => array['card:card_fingerprint']."));
+            }
+        }
+    }
+    let chosen: Vec<_> = match names {
+        Some(names) => {
+            let mut out = Vec::new();
+            for n in names {
+                let Some(f) = registry.iter().find(|f| f.name == n) else {
+                    return Err(PulseError::new(Kind::UndefinedObject, format!("unknown feature \"{n}\""))
+                        .hint("List the features in pulse.features."));
+                };
+                if !mapping.iter().any(|(et, _)| et == &f.entity_type) {
+                    return Err(PulseError::invalid(format!(
+                        "feature \"{n}\" is of entity type \"{}\", which the label query does not map",
+                        f.entity_type
+                    )));
+                }
+                out.push(f.clone());
+            }
+            out
+        }
+        None => registry.iter().filter(|f| mapping.iter().any(|(et, _)| et == &f.entity_type)).cloned().collect(),
+    };
+    if let Some(f) = chosen.iter().find(|f| columns.contains(&f.name)) {
+        return Err(PulseError::invalid(format!("feature \"{}\" has the same name as a label column", f.name)));
+    }
+    let ttl = match ttl {
+        Some(i) => {
+            if i.months() != 0 || (i.days() <= 0 && i.micros() <= 0) || i.days() < 0 || i.micros() < 0 {
+                return Err(PulseError::invalid("ttl must be a positive interval without a months part"));
+            }
+            let text = client
+                .select("select $1::text", None, &[i.into()])
+                .map_err(spi)?
+                .first()
+                .get_one::<String>()
+                .ok()
+                .flatten();
+            text
+        }
+        None => None,
+    };
+    let opts = TrainingSetOptions { time_column: time_column.to_string(), ttl };
+    Ok(plan::training_set_sql(label_sql, &columns, &mapping, &chosen, &opts))
+}
