@@ -10,6 +10,13 @@ t_start=$SECONDS
 "$ROOT/scripts/up.sh" >/dev/null
 . "$STATE/env"
 
+# The shop's features: registering them adds the refresh triggers, so the online store fills
+# while the events land (feature_define is idempotent).
+log "demo: registering the shop's features (sql/features.sql) ..."
+PGOPTIONS="-c client_min_messages=warning" psql_pulse -q -v ON_ERROR_STOP=1 -f "$ROOT/sql/features.sql" >/dev/null
+# Events landed by an earlier demo run on this stack: backfill their online values once.
+psql_pulse -q -v ON_ERROR_STOP=1 -c "select feature_refresh(entity_type) from (select distinct entity_type from pulse.features) t" >/dev/null
+
 # A new seed per run keeps order ids unique when the demo is run again on the same stack.
 seed="$(date +%s)"
 log "demo: producing a month of shop traffic around $DEMO_ORDERS orders, every event family (seed $seed, plus 21 malformed) ..."
@@ -69,6 +76,29 @@ echo "-- dbt mart analytics.orders_daily (last 3 days, EUR)"
 psql_pulse -P footer=off -c "
 select order_date, orders, customers, revenue, avg_order_value, country_mismatch_orders
   from analytics.orders_daily where currency = 'EUR' order by order_date desc limit 3"
+echo "-- online features: refreshed in the landing transaction of every batch (pulse.online_features)"
+psql_pulse -P footer=off -c "
+select o.entity_type, count(*) as entities,
+       max(o.as_of) as newest_event,
+       round(extract(epoch from percentile_cont(0.5) within group (order by o.updated_at - o.as_of))::numeric, 1) as p50_event_to_feature_s,
+       round(extract(epoch from now() - max(o.updated_at))::numeric, 1) as last_refresh_s_ago
+  from pulse.online_features o group by 1 order by 1"
+card=$(psql_pulse -Atc "select entity_id from pulse.online_features where entity_type = 'card' order by (features->>'card_orders_24h')::float8 desc, entity_id limit 1")
+echo "-- feature_get('card', '$card'): the busiest card's online features"
+psql_pulse -P footer=off -c "select jsonb_pretty(feature_get('card', '$card')) as features"
+echo "-- a point-in-time training set: each order with its card and customer features as of its own time, labelled by a later chargeback"
+psql_pulse -q -c "drop table if exists demo_training_set"
+t_ts=$SECONDS
+rows=$(psql_pulse -Atc "select feature_training_set(
+  \$\$select o.order_id, o.card_fingerprint as card, o.customer_id as customer, o.created_at as as_of,
+           exists (select from raw.payments p where p.order_id = o.order_id and p.event_type = 'chargeback') as fraud
+      from raw.orders o\$\$, 'demo_training_set')")
+echo "$rows labelled orders in $((SECONDS - t_ts))s (table demo_training_set)"
+psql_pulse -P footer=off -c "
+select fraud, count(*) as orders, round(avg(card_orders_24h)::numeric, 2) as card_orders_24h,
+       round(avg(card_customers_24h)::numeric, 2) as card_customers_24h, round(avg(card_chargebacks_90d)::numeric, 3) as card_chargebacks_90d,
+       round(avg(customer_orders_30d)::numeric, 2) as customer_orders_30d
+  from demo_training_set group by 1 order by 1"
 echo "-- the pulse extension: GrowthBook-compatible bucketing in SQL"
 psql_pulse -P footer=off -c "select ab_hash('feature', '123', 2) as bucket"
 psql_pulse -P footer=off -c "

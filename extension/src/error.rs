@@ -15,6 +15,10 @@ pub enum Kind {
     InvalidText,
     /// 42704: a named object (feature, entity type, model, experiment) does not exist.
     UndefinedObject,
+    /// 42P01: a named table does not exist.
+    UndefinedTable,
+    /// 42703: a named column does not exist.
+    UndefinedColumn,
     /// 42710: a named object already exists.
     DuplicateObject,
     /// 42601: user-supplied SQL (a label query) is not usable.
@@ -29,6 +33,8 @@ impl Kind {
             Kind::InvalidParameter => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             Kind::InvalidText => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
             Kind::UndefinedObject => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            Kind::UndefinedTable => PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            Kind::UndefinedColumn => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
             Kind::DuplicateObject => PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
             Kind::SyntaxError => PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
             Kind::LimitExceeded => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,

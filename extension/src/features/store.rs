@@ -122,7 +122,7 @@ fn check_fixed_interval(what: &str, i: &Interval) -> Result<()> {
 fn feature_define(
     name: &str,
     entity_type: &str,
-    source: pg_sys::Oid,
+    source: &str,
     entity_column: &str,
     time_column: &str,
     aggregate: &str,
@@ -152,7 +152,7 @@ fn feature_define(
 fn define(
     name: &str,
     entity_type: &str,
-    source: pg_sys::Oid,
+    source: &str,
     entity_column: &str,
     time_column: &str,
     aggregate: &str,
@@ -180,6 +180,16 @@ fn define(
             .hint("Pass value_sql => 'amount', an expression over the source row e."));
     }
     Spi::connect_mut(|client| {
+        let oid = client
+            .select("select to_regclass($1)::oid", None, &[source.into()])
+            .map_err(spi_error)?
+            .first()
+            .get_one::<pg_sys::Oid>()
+            .ok()
+            .flatten();
+        let Some(source) = oid else {
+            return Err(PulseError::new(Kind::UndefinedTable, format!("relation \"{source}\" does not exist")));
+        };
         let column_type = |col: &str| -> Result<Option<String>> {
             let t = client
                 .select(
@@ -314,7 +324,11 @@ fn ensure_index_and_trigger(
         .unwrap_or(false);
     if !has_trigger {
         let function = client
-            .select("select '_feature_refresh_trigger'::regproc::text", None, &[])
+            .select(
+                "select extnamespace::regnamespace::text || '._feature_refresh_trigger' from pg_extension where extname = 'pulse'",
+                None,
+                &[],
+            )
             .map_err(spi_error)?
             .first()
             .get_one::<String>()
