@@ -404,6 +404,15 @@ impl Moments {
 // Scalar helpers
 // ---------------------------------------------------------------------------------------------
 
+/// A float as Postgres prints it (`Infinity`, not Rust's `inf`), for error details.
+fn pg_float(v: f64) -> String {
+    match v {
+        f64::INFINITY => "Infinity".into(),
+        f64::NEG_INFINITY => "-Infinity".into(),
+        _ => v.to_string(),
+    }
+}
+
 /// Mean earth radius (IUGG R1), km.
 pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 
@@ -412,13 +421,13 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> Result<f64> {
     for (name, v) in [("lat1", lat1), ("lat2", lat2)] {
         if !(-90.0..=90.0).contains(&v) {
             return Err(PulseError::invalid(format!("{name} must be between -90 and 90 degrees"))
-                .detail(format!("The value given was {v}.")));
+                .detail(format!("The value given was {}.", pg_float(v))));
         }
     }
     for (name, v) in [("lon1", lon1), ("lon2", lon2)] {
         if !(-180.0..=180.0).contains(&v) {
             return Err(PulseError::invalid(format!("{name} must be between -180 and 180 degrees"))
-                .detail(format!("The value given was {v}.")));
+                .detail(format!("The value given was {}.", pg_float(v))));
         }
     }
     let (phi1, phi2) = (lat1.to_radians(), lat2.to_radians());
@@ -433,7 +442,7 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> Result<f64> {
 pub fn cyclical(value: f64, period: f64) -> Result<(f64, f64)> {
     if !(period.is_finite() && period > 0.0) {
         return Err(PulseError::invalid("period must be a positive finite number")
-            .detail(format!("The value given was {period}.")));
+            .detail(format!("The value given was {}.", pg_float(period))));
     }
     let turns = value / period;
     if !turns.is_finite() {
@@ -443,12 +452,14 @@ pub fn cyclical(value: f64, period: f64) -> Result<(f64, f64)> {
     let q = quarters.floor();
     let angle = (quarters - q) * std::f64::consts::FRAC_PI_2;
     let (s, c) = angle.sin_cos();
-    Ok(match (q as i64).rem_euclid(4) {
+    let (s, c) = match (q as i64).rem_euclid(4) {
         0 => (s, c),
         1 => (c, -s),
         2 => (-s, -c),
         _ => (-c, s),
-    })
+    };
+    // + 0.0 turns -0 into 0.
+    Ok((s + 0.0, c + 0.0))
 }
 
 /// `(value − mean) / stddev`; None when stddev is 0 or not finite.
@@ -707,6 +718,11 @@ mod tests {
         assert_eq!(cyclical(12.0, 24.0), Ok((0.0, -1.0)));
         assert_eq!(cyclical(18.0, 24.0), Ok((-1.0, 0.0)));
         assert_eq!(cyclical(-6.0, 24.0), Ok((-1.0, 0.0)));
+        for h in [0.0, 6.0, 12.0, 18.0] {
+            let (s, c) = cyclical(h, 24.0).unwrap();
+            assert!(s.is_sign_positive() || s != 0.0, "-0 at {h}");
+            assert!(c.is_sign_positive() || c != 0.0, "-0 at {h}");
+        }
         assert_eq!(cyclical(30.0, 24.0), Ok((1.0, 0.0)));
         for x in [0.3, 1.7, 5.5, 9.25, 13.0, 23.9, -4.2, 100.1] {
             let (s, c) = cyclical(x, 24.0).unwrap();
@@ -718,6 +734,7 @@ mod tests {
         for p in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert_eq!(cyclical(1.0, p).unwrap_err().kind, Kind::InvalidParameter);
         }
+        assert_eq!(cyclical(1.0, f64::NEG_INFINITY).unwrap_err().detail.unwrap(), "The value given was -Infinity.");
     }
 
     #[test]

@@ -70,8 +70,10 @@ pub struct Decay {
     sum_vw: DoubleDouble,
     sum_w: DoubleDouble,
     non_finite: NonFinite,
-    /// Decayed sum only: the latest `as_of` among the included rows, and how many rows carry it.
+    /// Decayed sum only: the latest `as_of` among the rows, and how many rows carry it.
     as_of: Option<(i64, u64)>,
+    /// Decayed sum only: rows that set the evaluation time (including rows with a NULL value).
+    as_of_rows: u64,
 }
 
 impl Decay {
@@ -150,14 +152,19 @@ impl Decay {
         self.n > 0 && self.sum_w.hi < DEGENERATE_WEIGHT
     }
 
-    /// Decayed-sum transition. Rows stamped after their own `as_of` are ignored (no leakage).
-    pub fn add_decayed(&mut self, v: f64, ts: i64, half_life: i64, as_of: i64) -> Result<()> {
+    /// Decayed-sum transition. Rows stamped after their own `as_of` are ignored (no leakage). A
+    /// row with a NULL value adds nothing but still moves the evaluation time to its `as_of`, so
+    /// "as of the current row" holds for a current row without a value too.
+    pub fn add_decayed(&mut self, v: Option<f64>, ts: i64, half_life: i64, as_of: i64) -> Result<()> {
         self.set_half_life(half_life)?;
         let (ts, as_of) = (finite_ts(ts, "ts")?, finite_ts(as_of, "as_of")?);
         if ts > as_of {
             return Ok(());
         }
-        self.add_point(v, ts);
+        if let Some(v) = v {
+            self.add_point(v, ts);
+        }
+        self.as_of_rows += 1;
         self.as_of = match self.as_of {
             Some((m, c)) if m == as_of => Some((m, c + 1)),
             Some((m, c)) if m > as_of => Some((m, c)),
@@ -168,13 +175,16 @@ impl Decay {
 
     /// Decayed-sum inverse transition. Asks for a restart when the last row carrying the latest
     /// `as_of` leaves while others remain (the evaluation time would move backwards).
-    pub fn remove_decayed(&mut self, v: f64, ts: i64, half_life: i64, as_of: i64) -> Result<Removal> {
+    pub fn remove_decayed(&mut self, v: Option<f64>, ts: i64, half_life: i64, as_of: i64) -> Result<Removal> {
         self.set_half_life(half_life)?;
         let (ts, as_of) = (finite_ts(ts, "ts")?, finite_ts(as_of, "as_of")?);
         if ts > as_of {
             return Ok(Removal::Done);
         }
-        self.remove_point(v, ts);
+        if let Some(v) = v {
+            self.remove_point(v, ts);
+        }
+        self.as_of_rows = self.as_of_rows.saturating_sub(1);
         let mut lost_latest = false;
         if let Some((m, c)) = self.as_of.as_mut() {
             if *m == as_of {
@@ -182,7 +192,7 @@ impl Decay {
                 lost_latest = *c == 0;
             }
         }
-        if self.included() == 0 {
+        if self.as_of_rows == 0 {
             self.as_of = None;
             return Ok(Removal::Done);
         }
@@ -195,7 +205,7 @@ impl Decay {
         if let Some(forced) = self.non_finite.forced() {
             return forced;
         }
-        if self.n == 0 {
+        if self.n == 0 || self.sum_w.hi == 0.0 {
             return 0.0;
         }
         let (q, base) = self.split(m);
@@ -226,10 +236,10 @@ impl Decay {
         if other.half_life != 0 {
             self.set_half_life(other.half_life)?;
         }
-        if other.included() == 0 {
+        if other.included() == 0 && other.as_of_rows == 0 {
             return Ok(());
         }
-        if self.included() == 0 {
+        if self.included() == 0 && self.as_of_rows == 0 {
             *self = *other;
             return Ok(());
         }
@@ -246,6 +256,7 @@ impl Decay {
             self.sum_w = self.sum_w.plus(other.sum_w);
         }
         self.n += other.n;
+        self.as_of_rows += other.as_of_rows;
         self.non_finite.merge(&other.non_finite);
         self.as_of = match (self.as_of, other.as_of) {
             (Some((a, ca)), Some((b, cb))) if a == b => Some((a, ca + cb)),
@@ -267,6 +278,7 @@ impl Decay {
         w.u8(flag);
         w.i64(m);
         w.u64(c);
+        w.u64(self.as_of_rows);
         w.0
     }
 
@@ -280,8 +292,10 @@ impl Decay {
             sum_w: r.dd()?,
             non_finite: NonFinite::read(&mut r)?,
             as_of: None,
+            as_of_rows: 0,
         };
         let (flag, m, c) = (r.u8()?, r.i64()?, r.u64()?);
+        d.as_of_rows = r.u64()?;
         r.finish("decay")?;
         d.as_of = match flag {
             0 => None,
@@ -318,16 +332,16 @@ mod tests {
     #[test]
     fn hand_derived_decayed_sums() {
         let mut d = Decay::default();
-        d.add_decayed(1.0, T0 - HOUR, HOUR, T0).unwrap();
+        d.add_decayed(Some(1.0), T0 - HOUR, HOUR, T0).unwrap();
         assert_eq!(d.decayed_sum(), 0.5);
         let mut d = Decay::default();
-        d.add_decayed(1.0, T0 - 2 * HOUR, HOUR, T0).unwrap();
+        d.add_decayed(Some(1.0), T0 - 2 * HOUR, HOUR, T0).unwrap();
         assert_eq!(d.decayed_sum(), 0.25);
-        d.add_decayed(3.0, T0, HOUR, T0).unwrap();
+        d.add_decayed(Some(3.0), T0, HOUR, T0).unwrap();
         assert_eq!(d.decayed_sum(), 3.25);
         // Half an hour: 2^-0.5.
         let mut d = Decay::default();
-        d.add_decayed(2.0, T0 - HOUR / 2, HOUR, T0).unwrap();
+        d.add_decayed(Some(2.0), T0 - HOUR / 2, HOUR, T0).unwrap();
         assert_rel(d.decayed_sum(), 2f64.sqrt(), 1e-15, "half hour");
         assert_eq!(Decay::default().decayed_sum(), 0.0);
     }
@@ -335,23 +349,32 @@ mod tests {
     #[test]
     fn rows_after_their_as_of_are_ignored_and_latest_as_of_wins() {
         let mut d = Decay::default();
-        d.add_decayed(100.0, T0 + MIN, HOUR, T0).unwrap(); // stamped after its as_of: leakage
+        d.add_decayed(Some(100.0), T0 + MIN, HOUR, T0).unwrap(); // stamped after its as_of: leakage
         assert_eq!((d.included(), d.decayed_sum()), (0, 0.0));
-        d.add_decayed(1.0, T0, HOUR, T0).unwrap();
+        d.add_decayed(Some(1.0), T0, HOUR, T0).unwrap();
         assert_eq!(d.decayed_sum(), 1.0);
         // A row evaluated as of one hour later moves the evaluation time for everyone.
-        d.add_decayed(1.0, T0 + HOUR, HOUR, T0 + HOUR).unwrap();
+        d.add_decayed(Some(1.0), T0 + HOUR, HOUR, T0 + HOUR).unwrap();
         assert_eq!(d.decayed_sum(), 1.5);
         // Removing the row that carries the latest as_of needs a restart.
-        assert_eq!(d.remove_decayed(1.0, T0 + HOUR, HOUR, T0 + HOUR), Ok(Removal::Restart));
+        assert_eq!(d.remove_decayed(Some(1.0), T0 + HOUR, HOUR, T0 + HOUR), Ok(Removal::Restart));
         // ... but removing the oldest one does not.
         let mut d = Decay::default();
-        d.add_decayed(1.0, T0, HOUR, T0).unwrap();
-        d.add_decayed(1.0, T0 + HOUR, HOUR, T0 + HOUR).unwrap();
-        assert_eq!(d.remove_decayed(1.0, T0, HOUR, T0), Ok(Removal::Done));
+        d.add_decayed(Some(1.0), T0, HOUR, T0).unwrap();
+        d.add_decayed(Some(1.0), T0 + HOUR, HOUR, T0 + HOUR).unwrap();
+        assert_eq!(d.remove_decayed(Some(1.0), T0, HOUR, T0), Ok(Removal::Done));
         assert_eq!(d.decayed_sum(), 1.0);
-        assert_eq!(d.remove_decayed(1.0, T0 + HOUR, HOUR, T0 + HOUR), Ok(Removal::Done));
+        assert_eq!(d.remove_decayed(Some(1.0), T0 + HOUR, HOUR, T0 + HOUR), Ok(Removal::Done));
         assert_eq!((d.included(), d.decayed_sum()), (0, 0.0));
+        // A row without a value still sets the evaluation time ("as of the current row").
+        let mut d = Decay::default();
+        d.add_decayed(Some(4.0), T0, HOUR, T0).unwrap();
+        d.add_decayed(None, T0 + 2 * HOUR, HOUR, T0 + 2 * HOUR).unwrap();
+        assert_eq!(d.decayed_sum(), 1.0);
+        assert_eq!(d.remove_decayed(Some(4.0), T0, HOUR, T0), Ok(Removal::Done));
+        assert_eq!(d.decayed_sum(), 0.0);
+        assert_eq!(d.remove_decayed(None, T0 + 2 * HOUR, HOUR, T0 + 2 * HOUR), Ok(Removal::Done));
+        assert_eq!(d.as_of, None);
     }
 
     /// A year of one-minute steps with a one-minute half-life: 2^525600 would overflow without
@@ -364,15 +387,15 @@ mod tests {
         let mut d = Decay::default();
         let width = 10;
         for (i, &(v, ts)) in rows.iter().enumerate() {
-            d.add_decayed(v, ts, MIN, ts).unwrap();
+            d.add_decayed(Some(v), ts, MIN, ts).unwrap();
             if i >= width {
                 let (ov, ots) = rows[i - width];
-                assert_eq!(d.remove_decayed(ov, ots, MIN, ots), Ok(Removal::Done));
+                assert_eq!(d.remove_decayed(Some(ov), ots, MIN, ots), Ok(Removal::Done));
             }
             if i % 4999 == 0 || i == rows.len() - 1 {
                 let window = &rows[i + 1 - width.min(i + 1)..=i];
                 let mut fresh = Decay::default();
-                window.iter().for_each(|&(v, ts)| fresh.add_decayed(v, ts, MIN, ts).unwrap());
+                window.iter().for_each(|&(v, ts)| fresh.add_decayed(Some(v), ts, MIN, ts).unwrap());
                 assert_rel(d.decayed_sum(), fresh.decayed_sum(), 1e-12, "fresh");
                 assert_rel(d.decayed_sum(), naive_decayed(window, MIN, ts), 1e-12, "naive");
             }
@@ -440,7 +463,7 @@ mod tests {
         d.remove_ewma(f64::NEG_INFINITY, T0, HOUR).unwrap();
         assert_eq!(d.ewma(), Some(1.0));
         let mut s = Decay::default();
-        s.add_decayed(f64::NAN, T0, HOUR, T0).unwrap();
+        s.add_decayed(Some(f64::NAN), T0, HOUR, T0).unwrap();
         assert!(s.decayed_sum().is_nan());
     }
 
@@ -464,7 +487,10 @@ mod tests {
         other.add_ewma(1.0, T0, MIN).unwrap();
         assert_eq!(d.merge(&other).unwrap_err().kind, Kind::InvalidParameter);
         assert_eq!(d.add_ewma(1.0, i64::MAX, HOUR).unwrap_err().message, "ts must be a finite timestamp");
-        assert_eq!(d.add_decayed(1.0, T0, HOUR, i64::MIN).unwrap_err().message, "as_of must be a finite timestamp");
+        assert_eq!(
+            d.add_decayed(Some(1.0), T0, HOUR, i64::MIN).unwrap_err().message,
+            "as_of must be a finite timestamp"
+        );
     }
 
     #[test]
@@ -479,7 +505,7 @@ mod tests {
             .collect();
         let fill = |rs: &[(f64, i64, i64)]| {
             let mut d = Decay::default();
-            rs.iter().for_each(|&(v, ts, a)| d.add_decayed(v, ts, HOUR, a).unwrap());
+            rs.iter().for_each(|&(v, ts, a)| d.add_decayed(Some(v), ts, HOUR, a).unwrap());
             d
         };
         let all = fill(&rows);

@@ -33,9 +33,9 @@ fn _feature_decay_trans(
     as_of: Option<TimestampWithTimeZone>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    step(state, fcinfo, "feature_decayed_sum", |d| match (value, ts, half_life, as_of) {
-        (Some(v), Some(ts), Some(h), Some(a)) => {
-            d.add_decayed(v, ts.into_inner(), micros(&h)?, a.into_inner()).map(|_| Removal::Done)
+    step(state, fcinfo, "feature_decayed_sum", |d| match (ts, half_life, as_of) {
+        (Some(ts), Some(h), Some(a)) => {
+            d.add_decayed(value, ts.into_inner(), micros(&h)?, a.into_inner()).map(|_| Removal::Done)
         }
         _ => Ok(Removal::Done),
     })
@@ -50,8 +50,8 @@ fn _feature_decay_inv(
     as_of: Option<TimestampWithTimeZone>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    step(state, fcinfo, "feature_decayed_sum", |d| match (value, ts, half_life, as_of) {
-        (Some(v), Some(ts), Some(h), Some(a)) => d.remove_decayed(v, ts.into_inner(), micros(&h)?, a.into_inner()),
+    step(state, fcinfo, "feature_decayed_sum", |d| match (ts, half_life, as_of) {
+        (Some(ts), Some(h), Some(a)) => d.remove_decayed(value, ts.into_inner(), micros(&h)?, a.into_inner()),
         _ => Ok(Removal::Done),
     })
 }
@@ -127,7 +127,7 @@ create aggregate feature_ewma(value double precision, ts timestamptz, half_life 
 );
 
 comment on aggregate feature_decayed_sum(double precision, timestamptz, interval, timestamptz) is
-'Exponentially time-decayed sum: sum of value * 2^(-(as_of - ts) / half_life) over the rows with ts <= their own as_of (rows stamped after their as_of are ignored: no leakage). When rows carry different as_of values the sum is evaluated at the latest as_of seen; in a window ordered by ts with as_of = ts that is the current row. half_life must be positive and without months (22023) and the same on every row. Rows with a NULL argument are skipped; 0 for empty input. Parallel, O(1) per row in sliding windows.';
+'Exponentially time-decayed sum: sum of value * 2^(-(as_of - ts) / half_life) over the rows with ts <= their own as_of (rows stamped after their as_of are ignored: no leakage). When rows carry different as_of values the sum is evaluated at the latest as_of seen; in a window ordered by ts with as_of = ts that is the current row. half_life must be positive and without months (22023) and the same on every row. A row with a NULL value adds nothing but still sets the evaluation time; rows with a NULL ts, half_life or as_of are skipped; 0 for empty input. Parallel, O(1) per row in sliding windows.';
 comment on aggregate feature_ewma(double precision, timestamptz, interval) is
 'Time-decayed weighted mean: sum(value * w) / sum(w) with w = 2^(ts / half_life), so a row one half-life older weighs half as much; independent of the evaluation time. half_life must be positive and without months (22023) and the same on every row. Rows with a NULL argument are skipped; NULL for empty input. Parallel, O(1) per row in sliding windows.';
 
