@@ -41,7 +41,8 @@ else
   if [ -f "/usr/lib/postgresql/$PG_MAJOR/lib/pg_cron.so" ]; then
     cron_opts="-c shared_preload_libraries=pg_cron -c cron.database_name=$PULSE_DB"
   fi
-  as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGLOG" -w -t 60 start \
+  # Without RUST_BACKTRACE: pgrx would put a Rust backtrace into the DETAIL of errors clients see.
+  as_pg env -u RUST_BACKTRACE "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGLOG" -w -t 60 start \
     -o "-p $PULSE_PGPORT -k $PGSOCK_DIR -c listen_addresses=127.0.0.1 -c max_wal_size=2GB -c shared_buffers=512MB $cron_opts" >/dev/null \
     || { tail -20 "$PGLOG" >&2; die "postgres did not start (log: $PGLOG)"; }
   log "up: postgres started on 127.0.0.1:$PULSE_PGPORT"

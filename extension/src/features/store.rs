@@ -211,7 +211,7 @@ fn define(
             .unwrap_or_default();
         if column_type(entity_column)?.is_none() {
             return Err(PulseError::new(
-                Kind::UndefinedObject,
+                Kind::UndefinedColumn,
                 format!("column \"{entity_column}\" of {table} does not exist"),
             ));
         }
@@ -222,7 +222,7 @@ fn define(
             }
             None => {
                 return Err(PulseError::new(
-                    Kind::UndefinedObject,
+                    Kind::UndefinedColumn,
                     format!("column \"{time_column}\" of {table} does not exist"),
                 ))
             }
@@ -471,3 +471,20 @@ fn get(entity_type: &str, entity_id: &str, names: Option<Vec<String>>) -> Result
         Ok(row.get::<JsonB>(3).ok().flatten().unwrap_or(JsonB(serde_json::json!({}))))
     })
 }
+
+extension_sql!(
+    r#"
+comment on function feature_define(text, text, text, text, text, text, interval, text, text, interval, text) is
+'registers (or replaces) feature name of entity_type in pulse.features: aggregate (count, sum, mean, stddev, distinct, decayed_sum, ewma) of value_sql over the rows of source whose entity_column is the entity and whose time_column lies in (as_of - window_size, as_of], optionally only where filter_sql holds; decayed_sum and ewma take half_life. Expressions see the source row as e. Creates the (entity_column, time_column) index and the refresh trigger on source if missing. Run feature_refresh(entity_type) to recompute online values of events already landed.';
+comment on function feature_drop(text) is
+'removes feature name from pulse.features and from the online values of its entity type';
+comment on function _feature_refresh_rows(text, text[], timestamptz[]) is
+'recomputes the online values of entity_ids (of entity_type) as of their latest event, given the times of their new events (internal; called by the refresh trigger)';
+comment on function feature_refresh(text, text[]) is
+'recomputes pulse.online_features for entity_ids of entity_type (every entity in its sources when NULL) as of each entity''s latest event; returns the number of entities written';
+comment on function feature_get(text, text, text[]) is
+'the online feature values of one entity as jsonb (all features of entity_type, or only names), read by primary key; _as_of is the time they are exact for (the entity''s latest event). An entity without events gets 0 for counts and sums, NULL otherwise, and _as_of NULL';
+"#,
+    name = "feature_store_comments",
+    requires = [feature_define, feature_drop, _feature_refresh_rows, feature_refresh, feature_get, "feature_catalog"]
+);

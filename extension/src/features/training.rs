@@ -74,7 +74,7 @@ fn build(
     }
     match time_ok {
         None => {
-            return Err(PulseError::new(Kind::UndefinedObject, format!("label query has no column \"{time_column}\""))
+            return Err(PulseError::new(Kind::UndefinedColumn, format!("label query has no column \"{time_column}\""))
                 .hint("Name the label time column with time_column => '...'."))
         }
         Some(false) => return Err(PulseError::invalid(format!("label column \"{time_column}\" must be timestamptz"))),
@@ -92,7 +92,7 @@ fn build(
                         .hint("Define its features with feature_define() or list them in pulse.features."));
                 }
                 if !columns.iter().any(|c| c == col) {
-                    return Err(PulseError::new(Kind::UndefinedObject, format!("label query has no column \"{col}\""))
+                    return Err(PulseError::new(Kind::UndefinedColumn, format!("label query has no column \"{col}\""))
                         .hint("Map an entity type to a label column with 'entity_type:column'."));
                 }
                 mapping.push((et.to_string(), col.to_string()));
@@ -157,3 +157,14 @@ fn build(
     let opts = TrainingSetOptions { time_column: time_column.to_string(), ttl };
     Ok(plan::training_set_sql(label_sql, &columns, &mapping, &chosen, &opts))
 }
+
+extension_sql!(
+    r#"
+comment on function feature_training_set_sql(text, text[], text[], text, interval) is
+'the point-in-time correct training-set query: every row of label_sql plus each feature (of the entity types in entities, default: every entity type that names a label column; ''type:column'' maps another column) computed over the window ending at the row''s time_column, never with later events; one sort-merge window pass per entity type. With ttl, an entity without events within ttl before the label gets NULL features.';
+comment on function feature_training_set(text, text, text[], text[], text, interval) is
+'creates table target from feature_training_set_sql(label_sql, entities, features, time_column, ttl) and returns its row count';
+"#,
+    name = "feature_training_comments",
+    requires = [feature_training_set_sql, feature_training_set]
+);
