@@ -80,31 +80,78 @@ suite_dbt() {
   . "$STATE/env"
   local out="$STATE/test-dbt.log"
   # A database of its own with rows inserted in SQL, so the suite runs alone and leaves the demo's data
-  # alone; make demo and the e2e suite feed raw.orders through the real broker and ingester.
+  # alone; make demo and the e2e suite feed raw.* through the real broker and ingester.
   export PGDATABASE=pulse_dbt_test
   "$PGBIN/dropdb" --if-exists -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PGDATABASE"
   "$PGBIN/createdb" -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PGDATABASE"
   {
     PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$PGDATABASE" \
       "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations"
+    # The feature store first: its triggers fill pulse.online_features as the rows below land.
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "create extension pulse" -f "$ROOT/sql/features.sql" >/dev/null
+    # ~3.5 days of orders (97 customers, 211 cards, three devices), one payment event per order
+    # (every 23rd declined) and chargebacks a day after every 37th card order older than a day; 8 hours
+    # of storefront events over 40 products; the customers and products mirrors with a tombstone each.
     "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "
-      insert into raw.orders (order_id, customer_id, created_at, amount, currency, items, payment_method,
-                              shipping_country, billing_country, event_version, _topic, _partition, _offset)
+      insert into raw.customers (customer_id, email, country, segment, created_at, _op, _lsn, _source_ts, _deleted)
+      select 'c-' || i, 'c-' || i || '@' || (array['example.com','mail.de','shop.fr'])[1 + i % 3],
+             case when i % 10 = 0 then 'FR' else 'DE' end, (array['new','regular','vip','at_risk'])[1 + i % 4],
+             now() - ((100 + i) || ' days')::interval, case when i < 97 then 'r' else 'd' end, 1000 + i,
+             now() - interval '1 hour', i >= 97
+        from generate_series(0, 98) i;
+      insert into raw.products (product_id, name, category, price, currency, active, _op, _lsn, _source_ts, _deleted)
+      select 'p-' || lpad(i::text, 5, '0'), 'Product ' || i, (array['electronics','home','fashion','toys'])[1 + i % 4],
+             5 + (i * 7) % 90 + 0.99, 'EUR', i % 10 <> 0, case when i <= 40 then 'r' else 'd' end, 2000 + i,
+             now() - interval '1 hour', i > 40
+        from generate_series(1, 41) i;
+      insert into raw.orders (order_id, customer_id, created_at, amount, currency, items, payment_method, card_fingerprint,
+                              ip_country, shipping_country, billing_country, device, event_version, _topic, _partition, _offset)
       select 'o-' || i, 'c-' || (i % 97), now() - (i || ' minutes')::interval, (i % 500) + 0.99,
-             (array['EUR','USD','GBP'])[1 + i % 3], 1 + i % 4, 'card',
-             case when i % 10 = 0 then 'FR' else 'DE' end, 'DE', 1, 'orders', 0, i
-        from generate_series(1, 5000) i"
+             (array['EUR','USD','GBP'])[1 + i % 3], 1 + i % 4, m,
+             case when m = 'card' then 'fp-' || (i % 211) end, case when i % 13 = 0 then 'US' else 'DE' end,
+             case when i % 10 = 0 then 'FR' else 'DE' end, 'DE', (array['mobile','desktop','mobile','tablet'])[1 + i % 4],
+             1, 'orders', 0, i
+        from generate_series(1, 5000) i,
+             lateral (select (array['card','card','card','paypal','klarna'])[1 + i % 5] as m) pm;
+      insert into raw.payments (payment_id, event_type, order_id, occurred_at, amount, currency, card_fingerprint,
+                                decline_reason, chargeback_reason, event_version, _topic, _partition, _offset)
+      select 'pay-' || o._offset, case when o._offset % 23 = 0 then 'payment_declined' else 'payment_authorized' end,
+             o.order_id, o.created_at + interval '2 seconds', o.amount, o.currency, o.card_fingerprint,
+             case when o._offset % 23 = 0 then 'insufficient_funds' end, null, 1, 'payments', 0, o._offset
+        from raw.orders o
+      union all
+      select 'pay-cb-' || o._offset, 'chargeback', o.order_id, o.created_at + interval '1 day', o.amount, o.currency,
+             o.card_fingerprint, null, 'fraudulent', 1, 'payments', 0, 100000 + o._offset
+        from raw.orders o
+       where o.card_fingerprint is not null and o._offset % 37 = 0 and o.created_at < now() - interval '1 day';
+      insert into raw.clickstream (event_id, event_type, session_id, customer_id, occurred_at, page, product_id, query,
+                                   quantity, device, ip_country, event_version, _topic, _partition, _offset)
+      select 'e-' || i, t, 's-' || (i / 5), case when i % 3 <> 0 then 'c-' || (i % 97) end,
+             now() - ((i * 10) || ' seconds')::interval, '/' || t,
+             case when t in ('product_view', 'add_to_cart') then 'p-' || lpad((1 + i % 40)::text, 5, '0') end,
+             case when t = 'search' then 'lamp' end, case when t = 'add_to_cart' then 1 + i % 3 end,
+             (array['mobile','desktop','tablet'])[1 + i % 3], 'DE', 1, 'clickstream', 0, i
+        from generate_series(1, 3000) i,
+             lateral (select (array['page_view','product_view','product_view','search','add_to_cart','checkout_start'])[1 + i % 6] as t) et"
     cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir .
   } >"$out" 2>&1
   local rc=$? p f
   p=$(grep -oE 'PASS=[0-9]+' "$out" | tail -1 | cut -d= -f2); f=$(grep -oE 'ERROR=[0-9]+' "$out" | tail -1 | cut -d= -f2)
   p=${p:-0}; f=${f:-0}
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -30 "$out" >&2; fi
-  # Source freshness: rows were ingested just now, so raw.orders must be fresh.
+  # Source freshness: rows were ingested just now, so every raw table and the online store must be fresh.
   if (cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" source freshness --profiles-dir .) >>"$out" 2>&1; then
     p=$((p + 1)); log "  dbt: ok - source freshness"
   else
     f=$((f + 1)); log "  dbt: not ok - source freshness"
+  fi
+  # The training set has one row per order: as many rows as raw.orders, not one more or less.
+  local counts
+  counts=$("$PGBIN/psql" -X -Atc "select (select count(*) from features.fraud_training_set) || ' ' || (select count(*) from raw.orders)" 2>>"$out")
+  if [ -n "$counts" ] && [ "${counts% *}" = "${counts#* }" ]; then
+    p=$((p + 1)); log "  dbt: ok - fraud_training_set has a row per order ($counts)"
+  else
+    f=$((f + 1)); log "  dbt: not ok - fraud_training_set rows vs raw.orders rows: ${counts:-query failed}"
   fi
   # The tests can fail: a duplicated order must make the unique test on staging fail.
   "$PGBIN/psql" -X -q -c "insert into raw.orders select * from raw.orders where order_id = 'o-1'" >>"$out" 2>&1
