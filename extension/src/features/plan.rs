@@ -287,7 +287,7 @@ pub fn training_set_sql(
                 })
                 .collect();
             branches.push(format!(
-                "select {ent}::text as _entity, {ts} as _ts, null::bigint as _label_row, {inputs} from {source} e \
+                "select {ent}::text collate \"C\" as _entity, {ts} as _ts, null::bigint as _label_row, {inputs} from {source} e \
                  where {ent} is not null and {ts} <= (select max({t}) from _labels) \
                  and {ts} > (select min({t}) from _labels) - greatest({widest})",
                 inputs = inputs.join(", ")
