@@ -11,6 +11,8 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 pub enum Kind {
     /// 22023: an argument is out of its domain (negative half-life, latitude 91, ...).
     InvalidParameter,
+    /// 22004: a NULL where a value is required (an element of a list of names).
+    NullValue,
     /// 22P02: text that does not parse (a feature definition, a serialised state).
     InvalidText,
     /// 42704: a named object (feature, entity type, model, experiment) does not exist.
@@ -31,6 +33,7 @@ impl Kind {
     fn sqlstate(self) -> PgSqlErrorCode {
         match self {
             Kind::InvalidParameter => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            Kind::NullValue => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
             Kind::InvalidText => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
             Kind::UndefinedObject => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             Kind::UndefinedTable => PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,

@@ -5,4 +5,4 @@ pub mod core;
 pub mod plan;
 mod sql;
 pub mod store;
-mod training;
+pub mod training;

@@ -75,6 +75,9 @@ pub struct Feature {
     /// `interval::text`, e.g. `00:10:00` or `30 days`.
     pub window: String,
     pub half_life: Option<String>,
+    /// The extension's schema (`regnamespace::text`): calls are qualified so that neither the
+    /// inserting role's search_path nor a same-named function earlier on it changes them.
+    pub schema: String,
 }
 
 pub fn quote_ident(s: &str) -> String {
@@ -87,6 +90,12 @@ pub fn quote_literal(s: &str) -> String {
 
 fn interval(s: &str) -> String {
     format!("{}::interval", quote_literal(s))
+}
+
+/// A RANGE frame's offset includes its lower edge; windows are (as_of - W, as_of], so the frame
+/// reaches back one microsecond (timestamptz resolution) less.
+fn exclusive(s: &str) -> String {
+    format!("({} - '1 microsecond'::interval)", interval(s))
 }
 
 /// Feature and entity type names become SQL column names and jsonb keys: keep them plain.
@@ -129,14 +138,15 @@ impl Feature {
     /// The aggregate call over input column `v`, time column `ts`, evaluated at `as_of`.
     fn call(&self, v: &str, ts: &str, as_of: &str) -> String {
         let hl = self.half_life.as_deref().map(interval).unwrap_or_default();
+        let schema = &self.schema;
         match self.aggregate {
-            Aggregate::Count => format!("feature_count({v})"),
-            Aggregate::Sum => format!("feature_sum({v})"),
-            Aggregate::Mean => format!("feature_mean({v})"),
-            Aggregate::Stddev => format!("feature_stddev({v})"),
-            Aggregate::Distinct => format!("feature_approx_distinct({v})"),
-            Aggregate::DecayedSum => format!("feature_decayed_sum({v}, {ts}, {hl}, {as_of})"),
-            Aggregate::Ewma => format!("feature_ewma({v}, {ts}, {hl})"),
+            Aggregate::Count => format!("{schema}.feature_count({v})"),
+            Aggregate::Sum => format!("{schema}.feature_sum({v})"),
+            Aggregate::Mean => format!("{schema}.feature_mean({v})"),
+            Aggregate::Stddev => format!("{schema}.feature_stddev({v})"),
+            Aggregate::Distinct => format!("{schema}.feature_approx_distinct({v})"),
+            Aggregate::DecayedSum => format!("{schema}.feature_decayed_sum({v}, {ts}, {hl}, {as_of})"),
+            Aggregate::Ewma => format!("{schema}.feature_ewma({v}, {ts}, {hl})"),
         }
     }
 
@@ -258,8 +268,9 @@ pub fn training_set_sql(
     opts: &TrainingSetOptions,
 ) -> String {
     let t = quote_ident(&opts.time_column);
-    let mut sql =
-        format!("with _labels as materialized (select row_number() over () as _label_row, _l.* from ({label_sql}) _l)");
+    let mut sql = format!(
+        "with _labels as materialized (select row_number() over () as _label_row, _l.* from (\n{label_sql}\n) _l)"
+    );
     let mut select: Vec<String> = label_columns.iter().map(|c| format!("_l.{}", quote_ident(c))).collect();
     let mut joins = String::new();
     for (p, (entity_type, label_col)) in entity_types.iter().enumerate() {
@@ -318,7 +329,7 @@ pub fn training_set_sql(
             .map(|(w, win)| {
                 format!(
                     "_w{w} as (partition by _entity order by _ts range between {} preceding and current row)",
-                    interval(win)
+                    exclusive(win)
                 )
             })
             .collect();
@@ -327,7 +338,7 @@ pub fn training_set_sql(
             cols.push("count(case when _label_row is null then 1 end) over _wttl as _fresh".to_string());
             window_clauses.push(format!(
                 "_wttl as (partition by _entity order by _ts range between {} preceding and current row)",
-                interval(ttl)
+                exclusive(ttl)
             ));
         }
         let _ = write!(
@@ -372,6 +383,7 @@ mod tests {
             filter_sql: None,
             window: window.into(),
             half_life: aggregate.needs_half_life().then(|| "1 day".into()),
+            schema: "public".into(),
         }
     }
 
@@ -421,9 +433,11 @@ mod tests {
         );
         // Two distinct windows, both ending at the current row (label time), ordered by time.
         assert_eq!(sql.matches("range between").count(), 2, "{sql}");
-        assert!(sql.contains("range between '00:10:00'::interval preceding and current row"));
-        assert!(sql.contains("feature_mean(_v2) over _w0"));
-        assert!(sql.contains("feature_sum(_v1) over _w1"));
+        assert!(
+            sql.contains("range between ('00:10:00'::interval - '1 microsecond'::interval) preceding and current row")
+        );
+        assert!(sql.contains("public.feature_mean(_v2) over _w0"));
+        assert!(sql.contains("public.feature_sum(_v1) over _w1"));
         // Events after the newest label are never read.
         assert!(sql.contains("e.\"created_at\" <= (select max(\"as_of\") from _labels)"));
         assert!(sql.ends_with("order by _l._label_row"));
@@ -440,7 +454,7 @@ mod tests {
             &TrainingSetOptions { time_column: "as_of".into(), ttl: None },
         );
         assert!(sql.contains("0::float8 as _v0 from _labels"), "{sql}");
-        assert!(sql.contains("feature_decayed_sum(_v0, _ts, '1 day'::interval, _ts) over _w0"));
+        assert!(sql.contains("public.feature_decayed_sum(_v0, _ts, '1 day'::interval, _ts) over _w0"));
     }
 
     #[test]

@@ -69,8 +69,12 @@ comment on function _feature_refresh_trigger() is 'statement trigger on feature 
 pub fn load_features(client: &SpiClient<'_>, entity_types: Option<Vec<String>>) -> Result<Vec<Feature>> {
     let rows = client
         .select(
+            // Windows as hours: days added to a timestamptz follow the session's DST rules, and
+            // the ingester's and an analyst's sessions may differ.
             "select name, entity_type, source::text, entity_column::text, time_column::text, aggregate,
-                    value_sql, filter_sql, window_size::text, half_life::text
+                    value_sql, filter_sql, (extract(epoch from window_size) * interval '1 second')::text,
+                    (extract(epoch from half_life) * interval '1 second')::text,
+                    (select extnamespace::regnamespace::text from pg_extension where extname = 'pulse')
                from pulse.features where $1::text[] is null or entity_type = any($1) order by name",
             None,
             &[entity_types.into()],
@@ -90,6 +94,7 @@ pub fn load_features(client: &SpiClient<'_>, entity_types: Option<Vec<String>>) 
             filter_sql: get(8),
             window: get(9).unwrap_or_default(),
             half_life: get(10),
+            schema: get(11).unwrap_or_else(|| "public".into()),
         });
     }
     Ok(out)
@@ -238,6 +243,7 @@ fn define(
             filter_sql: filter_sql.map(str::to_string),
             window: String::new(),
             half_life: None,
+            schema: String::new(),
         };
         // Compiles the expressions now (an error here carries Postgres's own SQLSTATE), not at ingest time.
         client
@@ -270,7 +276,10 @@ fn define(
             )
             .map_err(spi_error)?;
         ensure_index_and_trigger(client, source, &table, entity_column, time_column)
-    })
+    })?;
+    // Plans the refresh with the new definition now, so an expression that only fails inside an
+    // aggregate (count(*), a set-returning function) is refused here and not at the next insert.
+    refresh_rows(entity_type, Vec::new(), Vec::new()).map(|_| ())
 }
 
 /// The refresh reads each entity's window through an (entity, time) index; the trigger keeps the
@@ -388,12 +397,14 @@ fn refresh_rows(entity_type: &str, ids: Vec<Option<String>>, times: Vec<Option<T
         if features.is_empty() {
             return Ok(0);
         }
-        // Entities are locked in one order, so two writers refreshing the same entity serialise and
-        // the second computes from a snapshot that sees the first one's rows.
+        // Entities are locked (256 buckets per entity type, so the lock table stays small, taken in
+        // bucket order) so that two writers refreshing the same entity serialise and the second
+        // computes from a snapshot that sees the first one's rows.
         client
             .update(
-                "select pg_advisory_xact_lock(hashtext('pulse.features.' || $1), hashtext(id))
-                   from (select distinct id from unnest($2::text[]) id where id is not null order by 1) ids",
+                "select pg_advisory_xact_lock(hashtext('pulse.features.' || $1), bucket)
+                   from (select distinct hashtext(id) & 255 as bucket from unnest($2::text[]) id
+                          where id is not null order by 1) b",
                 None,
                 &[entity_type.into(), ids.clone().into()],
             )
@@ -433,8 +444,8 @@ fn feature_refresh(entity_type: &str, entity_ids: default!(Option<Vec<Option<Str
 /// The online values of one entity (O(1): a primary-key read), with `_as_of`, the time they are
 /// exact for. An entity without events gets every feature's empty value and `_as_of` NULL.
 #[pg_extern(stable, parallel_safe)]
-fn feature_get(entity_type: &str, entity_id: &str, names: default!(Option<Vec<String>>, "NULL")) -> JsonB {
-    get(entity_type, entity_id, names).or_raise("feature_get")
+fn feature_get(entity_type: &str, entity_id: &str, names: default!(Option<Vec<Option<String>>>, "NULL")) -> JsonB {
+    super::training::no_nulls("names", names).and_then(|n| get(entity_type, entity_id, n)).or_raise("feature_get")
 }
 
 fn get(entity_type: &str, entity_id: &str, names: Option<Vec<String>>) -> Result<JsonB> {

@@ -11,8 +11,8 @@ use pgrx::spi::SpiClient;
 #[pg_extern(stable, parallel_restricted)]
 fn feature_training_set_sql(
     label_sql: &str,
-    entities: default!(Option<Vec<String>>, "NULL"),
-    features: default!(Option<Vec<String>>, "NULL"),
+    entities: default!(Option<Vec<Option<String>>>, "NULL"),
+    features: default!(Option<Vec<Option<String>>>, "NULL"),
     time_column: default!(&str, "'as_of'"),
     ttl: default!(Option<Interval>, "NULL"),
 ) -> String {
@@ -25,8 +25,8 @@ fn feature_training_set_sql(
 fn feature_training_set(
     label_sql: &str,
     target: &str,
-    entities: default!(Option<Vec<String>>, "NULL"),
-    features: default!(Option<Vec<String>>, "NULL"),
+    entities: default!(Option<Vec<Option<String>>>, "NULL"),
+    features: default!(Option<Vec<Option<String>>>, "NULL"),
     time_column: default!(&str, "'as_of'"),
     ttl: default!(Option<Interval>, "NULL"),
 ) -> i64 {
@@ -68,17 +68,31 @@ fn spi(e: pgrx::spi::SpiError) -> PulseError {
     PulseError::new(Kind::InvalidParameter, format!("training set query failed: {e}"))
 }
 
+/// Array arguments are lists of names: a NULL element is a mistake, not "any".
+pub fn no_nulls(what: &str, list: Option<Vec<Option<String>>>) -> Result<Option<Vec<String>>> {
+    match list {
+        None => Ok(None),
+        Some(v) => v.into_iter().map(|x| x.ok_or_else(|| null_element(what))).collect::<Result<Vec<_>>>().map(Some),
+    }
+}
+
+fn null_element(what: &str) -> PulseError {
+    PulseError::new(Kind::NullValue, format!("{what} must not contain NULL"))
+}
+
 fn build(
     client: &SpiClient<'_>,
     label_sql: &str,
-    entities: Option<Vec<String>>,
-    names: Option<Vec<String>>,
+    entities: Option<Vec<Option<String>>>,
+    names: Option<Vec<Option<String>>>,
     time_column: &str,
     ttl: Option<Interval>,
 ) -> Result<String> {
     let label_sql = label_sql.trim().trim_end_matches(';');
+    let entities = no_nulls("entities", entities)?;
+    let names = no_nulls("features", names)?;
     // The label query's columns: they pass through, and name the entity and time columns.
-    let probe = client.select(&format!("select * from ({label_sql}) _l limit 0"), None, &[]).map_err(spi)?;
+    let probe = client.select(&format!("select * from (\n{label_sql}\n) _l limit 0"), None, &[]).map_err(spi)?;
     let ncols = probe.columns().map_err(spi)?;
     let mut columns = Vec::with_capacity(ncols);
     let mut time_ok = None;
@@ -152,6 +166,10 @@ fn build(
         }
         None => registry.iter().filter(|f| mapping.iter().any(|(et, _)| et == &f.entity_type)).cloned().collect(),
     };
+    if columns.iter().any(|c| c == "_label_row") {
+        return Err(PulseError::invalid("label query must not have a column named _label_row")
+            .detail("The training set numbers the labels in a column of that name."));
+    }
     if let Some(f) = chosen.iter().find(|f| columns.contains(&f.name)) {
         return Err(PulseError::invalid(format!("feature \"{}\" has the same name as a label column", f.name)));
     }
@@ -161,7 +179,7 @@ fn build(
                 return Err(PulseError::invalid("ttl must be a positive interval without a months part"));
             }
             let text = client
-                .select("select $1::text", None, &[i.into()])
+                .select("select (extract(epoch from $1::interval) * interval '1 second')::text", None, &[i.into()])
                 .map_err(spi)?
                 .first()
                 .get_one::<String>()

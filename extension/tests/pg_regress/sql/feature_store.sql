@@ -21,6 +21,9 @@ select entity_type, entity_id, as_of, features from pulse.online_features order 
 insert into events values ('k1', 'c3', '2026-01-01 11:00', 1);
 select feature_get('card', 'k1');
 select feature_get('card', 'k1', array['card_n_1h']);
+-- windows are (as_of - window, as_of]: an event exactly one window before as_of is out
+insert into events values ('k3', 'c9', '2026-01-01 10:00', 1), ('k3', 'c9', '2026-01-01 11:00', 2);
+select feature_get('card', 'k3', array['card_n_1h', 'card_sum_1h']);
 -- an entity without events gets the empty values
 select feature_get('card', 'nobody');
 
@@ -29,13 +32,16 @@ select feature_training_set_sql('select 1 as card, now() as as_of') like 'with _
 select feature_training_set($$select * from (values ('k1', 'c1', '2026-01-01 10:30'::timestamptz, true),
                                                    ('k1', 'c2', '2026-01-01 10:29:59'::timestamptz, false),
                                                    ('k1', 'c1', '2026-01-01 11:20'::timestamptz, false),
-                                                   (null, 'c1', '2026-01-01 11:20'::timestamptz, false)) l(card, customer, as_of, fraud)$$,
+                                                   (null, 'c1', '2026-01-01 11:20'::timestamptz, false),
+                                                   ('k3', 'c9', '2026-01-01 11:00'::timestamptz, false)) l(card, customer, as_of, fraud)
+                              -- a trailing comment in the label query is fine$$,
                             'ts1');
 select card, customer, as_of, fraud, card_n_1h, card_sum_1h, card_big_1d, round(card_decay_1d::numeric, 6) as card_decay_1d,
        customer_mean_1d from ts1 order by as_of, card nulls last;
--- the same with a TTL of 10 minutes: stale entities get NULL
-select feature_training_set($$select 'k2' as card, '2026-01-01 11:00'::timestamptz as as_of$$, 'ts2', ttl => '10 minutes');
-select * from ts2;
+-- the same with a TTL of 10 minutes: stale entities get NULL, fresh ones keep their values
+select feature_training_set($$select 'k2' as card, t as as_of from unnest(array['2026-01-01 10:50', '2026-01-01 11:00']::timestamptz[]) t$$,
+                            'ts2', ttl => '10 minutes');
+select * from ts2 order by as_of;
 
 select feature_drop('card_big_1d');
 select feature_get('card', 'k1') ? 'card_big_1d' as still_there;

@@ -14,6 +14,7 @@ select feature_define('f', 'card', 'events', 'card', 'ts', 'sum', '1 hour', valu
 select feature_define('f', 'card', 'events', 'card', 'ts', 'count', '1 hour');
 select feature_get('nobody', 'x');
 select feature_get('card', 'x', array['nope']);
+select feature_get('card', 'x', array[null]);
 select feature_refresh('nobody');
 select feature_drop('nope');
 select feature_training_set_sql('select 1 as card');
@@ -23,6 +24,8 @@ select feature_training_set_sql('select 1 as card, now() as as_of', features => 
 select feature_training_set_sql('select 1 as card, now() as as_of', entities => array['card:nope']);
 select feature_training_set_sql('select 1 as card, now() as as_of', ttl => '1 month');
 select feature_training_set_sql('select from nowhere');
+select feature_training_set_sql('select 1 as card, now() as as_of, 1 as _label_row');
+select feature_define('f2', 'card', 'events', 'card', 'ts', 'sum', '1 hour', value_sql => 'count(*)');
 \set VERBOSITY sqlstate
 select feature_define('Bad Name', 'card', 'events', 'card', 'ts', 'count', '1 hour');
 select feature_define('f', 'card', 'events', 'card', 'ts', 'median', '1 hour', value_sql => 'amount');
@@ -36,6 +39,7 @@ select feature_define('f', 'card', 'events', 'card', 'ts', 'sum', '1 hour', valu
 select feature_define('f', 'card', 'events', 'card', 'ts', 'count', '1 hour');
 select feature_get('nobody', 'x');
 select feature_get('card', 'x', array['nope']);
+select feature_get('card', 'x', array[null]);
 select feature_refresh('nobody');
 select feature_drop('nope');
 select feature_training_set_sql('select 1 as card');
@@ -45,5 +49,7 @@ select feature_training_set_sql('select 1 as card, now() as as_of', features => 
 select feature_training_set_sql('select 1 as card, now() as as_of', entities => array['card:nope']);
 select feature_training_set_sql('select 1 as card, now() as as_of', ttl => '1 month');
 select feature_training_set_sql('select from nowhere');
+select feature_training_set_sql('select 1 as card, now() as as_of, 1 as _label_row');
+select feature_define('f2', 'card', 'events', 'card', 'ts', 'sum', '1 hour', value_sql => 'count(*)');
 drop table events;
 delete from pulse.features;
