@@ -77,17 +77,24 @@ psql_pulse -P footer=off -c "
 select order_date, orders, customers, revenue, avg_order_value, country_mismatch_orders
   from analytics.orders_daily where currency = 'EUR' order by order_date desc limit 3"
 echo "-- online features: refreshed in the landing transaction of every batch (pulse.online_features)"
+# Fresh means: no entity's online values are older than its latest landed event.
 psql_pulse -P footer=off -c "
-select o.entity_type, count(*) as entities,
-       max(o.as_of) as newest_event,
-       round(extract(epoch from percentile_cont(0.5) within group (order by o.updated_at - o.as_of))::numeric, 1) as p50_event_to_feature_s,
+with latest as (
+  select 'card' as entity_type, card_fingerprint as entity_id, max(t) as t
+    from (select card_fingerprint, created_at as t from raw.orders union all select card_fingerprint, occurred_at from raw.payments) e
+   where card_fingerprint is not null group by 2
+  union all select 'customer', customer_id, max(created_at) from raw.orders group by 2
+  union all select 'product', product_id, max(occurred_at) from raw.clickstream where product_id is not null group by 2)
+select l.entity_type, count(o.entity_id) as entities, max(o.as_of) as newest_event,
+       count(*) filter (where o.as_of is distinct from l.t) as behind_latest_event,
        round(extract(epoch from now() - max(o.updated_at))::numeric, 1) as last_refresh_s_ago
-  from pulse.online_features o group by 1 order by 1"
+  from latest l left join pulse.online_features o using (entity_type, entity_id)
+ group by 1 order by 1"
 card=$(psql_pulse -Atc "select entity_id from pulse.online_features where entity_type = 'card' order by (features->>'card_orders_24h')::float8 desc, entity_id limit 1")
 echo "-- feature_get('card', '$card'): the busiest card's online features"
 psql_pulse -P footer=off -c "select jsonb_pretty(feature_get('card', '$card')) as features"
 echo "-- a point-in-time training set: each order with its card and customer features as of its own time, labelled by a later chargeback"
-psql_pulse -q -c "drop table if exists demo_training_set"
+PGOPTIONS="-c client_min_messages=warning" psql_pulse -q -c "drop table if exists demo_training_set"
 t_ts=$SECONDS
 rows=$(psql_pulse -Atc "select feature_training_set(
   \$\$select o.order_id, o.card_fingerprint as card, o.customer_id as customer, o.created_at as as_of,
