@@ -9,7 +9,7 @@ use crate::error::{Kind, OrRaise, PulseError, Result};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::JsonB;
+use pgrx::{FromDatum, IntoDatum, JsonB};
 
 extension_sql!(
     r#"
@@ -100,8 +100,17 @@ pub fn load_features(client: &SpiClient<'_>, entity_types: Option<Vec<String>>) 
     Ok(out)
 }
 
-fn spi_error(e: pgrx::spi::SpiError) -> PulseError {
+pub(super) fn spi_error(e: pgrx::spi::SpiError) -> PulseError {
     PulseError::new(Kind::InvalidParameter, format!("feature query failed: {e}"))
+}
+
+/// The first column of the first row of a query, NULL (or no row) as `None`.
+pub(super) fn select_one<T: FromDatum + IntoDatum>(
+    client: &SpiClient<'_>,
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) -> Result<Option<T>> {
+    Ok(client.select(sql, None, args).map_err(spi_error)?.first().get_one::<T>().ok().flatten())
 }
 
 fn unknown_entity_type(entity_type: &str) -> PulseError {
@@ -137,149 +146,112 @@ fn feature_define(
     half_life: default!(Option<Interval>, "NULL"),
     description: default!(&str, "''"),
 ) {
-    define(
-        name,
-        entity_type,
-        source,
-        entity_column,
-        time_column,
-        aggregate,
-        window_size,
-        value_sql,
-        filter_sql,
-        half_life,
-        description,
-    )
-    .or_raise("feature_define")
-}
-
-#[allow(clippy::too_many_arguments)]
-fn define(
-    name: &str,
-    entity_type: &str,
-    source: &str,
-    entity_column: &str,
-    time_column: &str,
-    aggregate: &str,
-    window_size: Interval,
-    value_sql: Option<&str>,
-    filter_sql: Option<&str>,
-    half_life: Option<Interval>,
-    description: &str,
-) -> Result<()> {
-    plan::check_name("feature", name)?;
-    plan::check_name("entity type", entity_type)?;
-    let agg = Aggregate::parse(aggregate)?;
-    check_fixed_interval("window_size", &window_size)?;
-    match (&half_life, agg.needs_half_life()) {
-        (Some(h), true) => check_fixed_interval("half_life", h)?,
-        (None, true) => {
-            return Err(PulseError::invalid(format!("aggregate {aggregate} needs a half_life"))
-                .hint("Pass half_life => interval '1 day', for example."))
-        }
-        (Some(_), false) => return Err(PulseError::invalid(format!("aggregate {aggregate} takes no half_life"))),
-        (None, false) => {}
-    }
-    if agg.needs_value() && value_sql.is_none() {
-        return Err(PulseError::invalid(format!("aggregate {aggregate} needs a value_sql expression"))
-            .hint("Pass value_sql => 'amount', an expression over the source row e."));
-    }
-    Spi::connect_mut(|client| {
-        let oid = client
-            .select("select to_regclass($1)::oid", None, &[source.into()])
-            .map_err(spi_error)?
-            .first()
-            .get_one::<pg_sys::Oid>()
-            .ok()
-            .flatten();
-        let Some(source) = oid else {
-            return Err(PulseError::new(Kind::UndefinedTable, format!("relation \"{source}\" does not exist")));
-        };
-        let column_type = |col: &str| -> Result<Option<String>> {
-            let t = client
-                .select(
-                    "select format_type(atttypid, null) from pg_attribute
-                      where attrelid = $1 and attname = $2 and attnum > 0 and not attisdropped",
-                    None,
-                    &[source.into(), col.into()],
-                )
-                .map_err(spi_error)?;
-            Ok(t.first().get_one::<String>().ok().flatten())
-        };
-        let table = client
-            .select("select $1::regclass::text", None, &[source.into()])
-            .map_err(spi_error)?
-            .first()
-            .get_one::<String>()
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        if column_type(entity_column)?.is_none() {
-            return Err(PulseError::new(
-                Kind::UndefinedColumn,
-                format!("column \"{entity_column}\" of {table} does not exist"),
-            ));
-        }
-        match column_type(time_column)?.as_deref() {
-            Some("timestamp with time zone") => {}
-            Some(other) => {
-                return Err(PulseError::invalid(format!("time column \"{time_column}\" is {other}, not timestamptz")))
+    let define = || -> Result<()> {
+        plan::check_name("feature", name)?;
+        plan::check_name("entity type", entity_type)?;
+        let agg = Aggregate::parse(aggregate)?;
+        check_fixed_interval("window_size", &window_size)?;
+        match (&half_life, agg.needs_half_life()) {
+            (Some(h), true) => check_fixed_interval("half_life", h)?,
+            (None, true) => {
+                return Err(PulseError::invalid(format!("aggregate {aggregate} needs a half_life"))
+                    .hint("Pass half_life => interval '1 day', for example."))
             }
-            None => {
+            (Some(_), false) => return Err(PulseError::invalid(format!("aggregate {aggregate} takes no half_life"))),
+            (None, false) => {}
+        }
+        if agg.needs_value() && value_sql.is_none() {
+            return Err(PulseError::invalid(format!("aggregate {aggregate} needs a value_sql expression"))
+                .hint("Pass value_sql => 'amount', an expression over the source row e."));
+        }
+        Spi::connect_mut(|client| {
+            let oid = select_one::<pg_sys::Oid>(client, "select to_regclass($1)::oid", &[source.into()])?;
+            let Some(source) = oid else {
+                return Err(PulseError::new(Kind::UndefinedTable, format!("relation \"{source}\" does not exist")));
+            };
+            let column_type = |col: &str| -> Result<Option<String>> {
+                let t = client
+                    .select(
+                        "select format_type(atttypid, null) from pg_attribute
+                          where attrelid = $1 and attname = $2 and attnum > 0 and not attisdropped",
+                        None,
+                        &[source.into(), col.into()],
+                    )
+                    .map_err(spi_error)?;
+                Ok(t.first().get_one::<String>().ok().flatten())
+            };
+            let table =
+                select_one::<String>(client, "select $1::regclass::text", &[source.into()])?.unwrap_or_default();
+            if column_type(entity_column)?.is_none() {
                 return Err(PulseError::new(
                     Kind::UndefinedColumn,
-                    format!("column \"{time_column}\" of {table} does not exist"),
-                ))
+                    format!("column \"{entity_column}\" of {table} does not exist"),
+                ));
             }
-        }
-        let draft = Feature {
-            name: name.into(),
-            entity_type: entity_type.into(),
-            source: table.clone(),
-            entity_column: entity_column.into(),
-            time_column: time_column.into(),
-            aggregate: agg,
-            value_sql: value_sql.map(str::to_string),
-            filter_sql: filter_sql.map(str::to_string),
-            window: String::new(),
-            half_life: None,
-            schema: String::new(),
-        };
-        // Compiles the expressions now (an error here carries Postgres's own SQLSTATE), not at ingest time.
-        client
-            .select(&format!("select {} from {table} e limit 0", draft.input_expr()), None, &[])
-            .map_err(spi_error)?;
-        client
-            .update(
-                "insert into pulse.features (name, entity_type, source, entity_column, time_column, aggregate,
-                                             value_sql, filter_sql, window_size, half_life, description)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                 on conflict (name) do update set entity_type = excluded.entity_type, source = excluded.source,
-                   entity_column = excluded.entity_column, time_column = excluded.time_column,
-                   aggregate = excluded.aggregate, value_sql = excluded.value_sql, filter_sql = excluded.filter_sql,
-                   window_size = excluded.window_size, half_life = excluded.half_life,
-                   description = excluded.description, created_at = now(), created_by = current_user",
-                None,
-                &[
-                    name.into(),
-                    entity_type.into(),
-                    source.into(),
-                    entity_column.into(),
-                    time_column.into(),
-                    aggregate.into(),
-                    value_sql.into(),
-                    filter_sql.into(),
-                    window_size.into(),
-                    half_life.into(),
-                    description.into(),
-                ],
-            )
-            .map_err(spi_error)?;
-        ensure_index_and_trigger(client, source, &table, entity_column, time_column)
-    })?;
-    // Plans the refresh with the new definition now, so an expression that only fails inside an
-    // aggregate (count(*), a set-returning function) is refused here and not at the next insert.
-    refresh_rows(entity_type, Vec::new(), Vec::new()).map(|_| ())
+            match column_type(time_column)?.as_deref() {
+                Some("timestamp with time zone") => {}
+                Some(other) => {
+                    return Err(PulseError::invalid(format!(
+                        "time column \"{time_column}\" is {other}, not timestamptz"
+                    )))
+                }
+                None => {
+                    return Err(PulseError::new(
+                        Kind::UndefinedColumn,
+                        format!("column \"{time_column}\" of {table} does not exist"),
+                    ))
+                }
+            }
+            let draft = Feature {
+                name: name.into(),
+                entity_type: entity_type.into(),
+                source: table.clone(),
+                entity_column: entity_column.into(),
+                time_column: time_column.into(),
+                aggregate: agg,
+                value_sql: value_sql.map(str::to_string),
+                filter_sql: filter_sql.map(str::to_string),
+                window: String::new(),
+                half_life: None,
+                schema: String::new(),
+            };
+            // Compiles the expressions now (an error here carries Postgres's own SQLSTATE), not at ingest time.
+            client
+                .select(&format!("select {} from {table} e limit 0", draft.input_expr()), None, &[])
+                .map_err(spi_error)?;
+            client
+                .update(
+                    "insert into pulse.features (name, entity_type, source, entity_column, time_column, aggregate,
+                                                 value_sql, filter_sql, window_size, half_life, description)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     on conflict (name) do update set entity_type = excluded.entity_type, source = excluded.source,
+                       entity_column = excluded.entity_column, time_column = excluded.time_column,
+                       aggregate = excluded.aggregate, value_sql = excluded.value_sql, filter_sql = excluded.filter_sql,
+                       window_size = excluded.window_size, half_life = excluded.half_life,
+                       description = excluded.description, created_at = now(), created_by = current_user",
+                    None,
+                    &[
+                        name.into(),
+                        entity_type.into(),
+                        source.into(),
+                        entity_column.into(),
+                        time_column.into(),
+                        aggregate.into(),
+                        value_sql.into(),
+                        filter_sql.into(),
+                        window_size.into(),
+                        half_life.into(),
+                        description.into(),
+                    ],
+                )
+                .map_err(spi_error)?;
+            ensure_index_and_trigger(client, source, &table, entity_column, time_column)
+        })?;
+        // Plans the refresh with the new definition now, so an expression that only fails inside an
+        // aggregate (count(*), a set-returning function) is refused here and not at the next insert.
+        refresh_rows(entity_type, Vec::new(), Vec::new()).map(|_| ())
+    };
+    define().or_raise("feature_define")
 }
 
 /// The refresh reads each entity's window through an (entity, time) index; the trigger keeps the
@@ -291,20 +263,10 @@ fn ensure_index_and_trigger(
     entity_column: &str,
     time_column: &str,
 ) -> Result<()> {
-    let indexed = client
-        .select(
-            "select exists (select 1 from pg_index i
+    let indexed = select_one::<bool>(client, "select exists (select 1 from pg_index i
                              where i.indrelid = $1 and i.indnatts >= 2
                                and i.indkey[0] = (select attnum from pg_attribute where attrelid = $1 and attname = $2)
-                               and i.indkey[1] = (select attnum from pg_attribute where attrelid = $1 and attname = $3))",
-            None,
-            &[source.into(), entity_column.into(), time_column.into()],
-        )
-        .map_err(spi_error)?
-        .first()
-        .get_one::<bool>()
-        .ok()
-        .flatten()
+                               and i.indkey[1] = (select attnum from pg_attribute where attrelid = $1 and attname = $3))", &[source.into(), entity_column.into(), time_column.into()])?
         .unwrap_or(false);
     if !indexed {
         client
@@ -319,30 +281,14 @@ fn ensure_index_and_trigger(
             )
             .map_err(spi_error)?;
     }
-    let has_trigger = client
-        .select(
-            "select exists (select 1 from pg_trigger where tgrelid = $1 and tgname = 'pulse_online_features')",
-            None,
-            &[source.into()],
-        )
-        .map_err(spi_error)?
-        .first()
-        .get_one::<bool>()
-        .ok()
-        .flatten()
-        .unwrap_or(false);
+    let has_trigger = select_one::<bool>(
+        client,
+        "select exists (select 1 from pg_trigger where tgrelid = $1 and tgname = 'pulse_online_features')",
+        &[source.into()],
+    )?
+    .unwrap_or(false);
     if !has_trigger {
-        let function = client
-            .select(
-                "select extnamespace::regnamespace::text || '._feature_refresh_trigger' from pg_extension where extname = 'pulse'",
-                None,
-                &[],
-            )
-            .map_err(spi_error)?
-            .first()
-            .get_one::<String>()
-            .ok()
-            .flatten()
+        let function = select_one::<String>(client, "select extnamespace::regnamespace::text || '._feature_refresh_trigger' from pg_extension where extname = 'pulse'", &[])?
             .unwrap_or_default();
         client
             .update(
@@ -378,6 +324,9 @@ fn feature_drop(name: &str) {
     })
     .or_raise("feature_drop")
 }
+
+/// Entity ids with the time of an event of each, as the refresh takes them.
+type EntityEvents = (Vec<Option<String>>, Vec<Option<TimestampWithTimeZone>>);
 
 /// Recomputes the online values of `entity_ids` of one type as of their latest event; `event_times`
 /// are the new events' times (the trigger passes the inserted rows).
@@ -423,7 +372,7 @@ fn refresh_rows(entity_type: &str, ids: Vec<Option<String>>, times: Vec<Option<T
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn feature_refresh(entity_type: &str, entity_ids: default!(Option<Vec<Option<String>>>, "NULL")) -> i64 {
-    let latest = Spi::connect(|client| -> Result<(Vec<Option<String>>, Vec<Option<TimestampWithTimeZone>>)> {
+    let latest = Spi::connect(|client| -> Result<EntityEvents> {
         let features = load_features(client, Some(vec![entity_type.to_string()]))?;
         if features.is_empty() {
             return Err(unknown_entity_type(entity_type));
