@@ -20,10 +20,15 @@ start() {  # start NAME: sets pid
 }
 start a; a=$pid
 start b; b=$pid
-sleep 12
+landed_by() { grep -o '"landed":[0-9]*' "$WORK/$1.log" | cut -d: -f2 | awk '{s += $1} END {print s + 0}'; }
+# Both members should land rows while production goes on (25 s); tansu's first fetch after an
+# assignment can take 8 s on a busy machine, so wait for it instead of a fixed time.
+for _ in $(seq 1 200); do
+  [ "$(landed_by a)" -gt 0 ] && [ "$(landed_by b)" -gt 0 ] && break
+  sleep 0.1
+done
 check "member a was assigned partitions" "$(grep -c 'assigned; starting at stored offsets' "$WORK/a.log" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
 check "member b was assigned partitions" "$(grep -c 'assigned; starting at stored offsets' "$WORK/b.log" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
-landed_by() { grep -o '"landed":[0-9]*' "$WORK/$1.log" | cut -d: -f2 | awk '{s += $1} END {print s + 0}'; }
 check "both members landed rows" "$([ "$(landed_by a)" -gt 0 ] && [ "$(landed_by b)" -gt 0 ] && echo yes)" yes
 
 kill -TERM "$a"
