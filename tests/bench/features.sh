@@ -20,7 +20,6 @@ LABELS=${BENCH_PIT_LABELS:-1000000}
 NAIVE_LABELS=${BENCH_PIT_NAIVE_LABELS:-100000}
 EVENTS=${BENCH_PIT_EVENTS:-10000000}
 ORDERS=${BENCH_FEATURE_ORDERS:-20000}
-calc() { awk "BEGIN { print $1 }"; }
 now() { date +%s.%N; }
 # Both sides get the same memory for sorts and hashes.
 export PGOPTIONS="-c work_mem=256MB -c client_min_messages=warning"

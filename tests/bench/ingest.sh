@@ -41,7 +41,6 @@ c0=$(date +%s.%N)
 q "copy raw.orders ($cols) from '$file' (format binary)" >/dev/null
 c1=$(date +%s.%N)
 rm -f "$file"
-calc() { awk "BEGIN { print $1 }"; }
 ingest_rate=$(calc "($N - $first) / ($t1 - $t0)")
 copy_rate=$(calc "$N / ($c1 - $c0)")
 

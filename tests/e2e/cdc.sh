@@ -10,17 +10,11 @@ scenario cdc
 export PULSE_INGEST_FAMILIES=cdc_customers,cdc_products
 python3 "$(dirname "$0")/fixtures/cdc_envelopes.py" "$PREFIX" >"$WORK/envelopes.jsonl"
 
-ingest_until_caught_up() {
-  "$RELEASE_BIN/pulse-ingest" run --batch-ms 50 -X session.timeout.ms=6000 >>"$WORK/ingest.log" 2>&1 &
-  local pid=$!
-  "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs 120 >/dev/null
-  kill -TERM "$pid"; wait "$pid"
-}
 mirrors="select * from (select 'p' k, product_id, name, price, active, _op, _lsn, _deleted, _updated_at::text from raw.products
          union all select 'c', customer_id, segment, null, null, _op, _lsn, _deleted, _updated_at::text from raw.customers) m"
 
 "$RELEASE_BIN/pulse-produce" "$WORK/envelopes.jsonl" >/dev/null
-ingest_until_caught_up
+ingest_until_caught_up 120
 check "no dead letters (tombstones are not errors)" "$(q "select count(*) from raw.dead_letters")" 0
 check "products mirror" "$(q "select string_agg(format('%s:%s:%s:%s', product_id, price, active, _deleted), ' ' order by product_id) from raw.products")" \
   "p-1:12.50:t:f p-2:::t p-3:12.00:t:f p-4:89.99:f:f"
@@ -36,7 +30,7 @@ q "create table snapshot_mirrors as $mirrors"
 
 # The same envelopes again (a connector restart re-sends them): nothing may change.
 "$RELEASE_BIN/pulse-produce" "$WORK/envelopes.jsonl" >/dev/null
-ingest_until_caught_up
+ingest_until_caught_up 120
 check "second delivery consumed" "$(q "select sum(next_offset) from raw.ingest_offsets")" "$(( 2 * $(wc -l <"$WORK/envelopes.jsonl") ))"
 check "replay leaves the mirrors identical" \
   "$(q "select count(*) from (($mirrors except select * from snapshot_mirrors) union all (select * from snapshot_mirrors except $mirrors)) d")" 0

@@ -20,13 +20,6 @@ check "one refresh trigger per source" \
   "$(q "select string_agg(tgrelid::regclass::text, ',' order by 1) from pg_trigger where tgname = 'pulse_online_features'")" \
   "raw.orders,raw.payments,raw.clickstream"
 
-ingest_until_caught_up() {
-  "$RELEASE_BIN/pulse-ingest" run --batch-ms 100 -X session.timeout.ms=6000 >>"$WORK/ingest.log" 2>&1 &
-  local pid=$!
-  "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs 300 >/dev/null
-  kill -TERM "$pid"; wait "$pid"
-}
-
 # Relative tolerance for float comparisons: both paths sum in double-double, so 1e-9 is generous.
 close() { echo "(($1) is null and ($2) is null) or abs(($1) - ($2)) <= 1e-9 * greatest(1, abs($2))"; }
 

@@ -92,5 +92,17 @@ scenario() {
   fresh_database "$DB"
 }
 
+# ingest_until_caught_up [TIMEOUT_SECS]: runs pulse-ingest (settings from the environment) until
+# the consumer group has no lag, then stops it with SIGTERM.
+ingest_until_caught_up() {
+  "$RELEASE_BIN/pulse-ingest" run --batch-ms 50 -X session.timeout.ms=6000 >>"$WORK/ingest.log" 2>&1 &
+  local pid=$!
+  "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs "${1:-300}" >/dev/null
+  kill -TERM "$pid"; wait "$pid"
+}
+
+# calc EXPR: floating-point arithmetic for the benchmarks.
+calc() { awk "BEGIN { print $1 }"; }
+
 # A failed check must not leave ingesters or generators running into the next test.
 trap 'kill -KILL $(jobs -p) 2>/dev/null || true' EXIT

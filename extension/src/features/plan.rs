@@ -24,23 +24,29 @@ pub enum Aggregate {
     Ewma,
 }
 
-pub const AGGREGATE_NAMES: &str = "count, sum, mean, stddev, distinct, decayed_sum, ewma";
+/// Every aggregate with its name in `pulse.features.aggregate`.
+const AGGREGATES: [(&str, Aggregate); 7] = [
+    ("count", Aggregate::Count),
+    ("sum", Aggregate::Sum),
+    ("mean", Aggregate::Mean),
+    ("stddev", Aggregate::Stddev),
+    ("distinct", Aggregate::Distinct),
+    ("decayed_sum", Aggregate::DecayedSum),
+    ("ewma", Aggregate::Ewma),
+];
 
 impl Aggregate {
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "count" => Self::Count,
-            "sum" => Self::Sum,
-            "mean" => Self::Mean,
-            "stddev" => Self::Stddev,
-            "distinct" => Self::Distinct,
-            "decayed_sum" => Self::DecayedSum,
-            "ewma" => Self::Ewma,
-            other => {
-                return Err(PulseError::invalid(format!("unknown feature aggregate \"{other}\""))
-                    .hint(format!("Use one of: {AGGREGATE_NAMES}.")))
-            }
+        AGGREGATES.iter().find(|(name, _)| *name == s).map(|(_, a)| *a).ok_or_else(|| {
+            let names: Vec<&str> = AGGREGATES.iter().map(|(name, _)| *name).collect();
+            PulseError::invalid(format!("unknown feature aggregate \"{s}\""))
+                .hint(format!("Use one of: {}.", names.join(", ")))
         })
+    }
+
+    /// Names of the aggregates whose empty window is 0 (the others give NULL).
+    pub fn zero_when_empty() -> Vec<String> {
+        AGGREGATES.iter().filter(|(_, a)| a.empty_value().is_some()).map(|(name, _)| name.to_string()).collect()
     }
 
     pub fn needs_half_life(self) -> bool {
@@ -399,6 +405,7 @@ mod tests {
     #[test]
     fn aggregates_parse_and_unknown_is_refused() {
         assert_eq!(Aggregate::parse("decayed_sum").unwrap(), Aggregate::DecayedSum);
+        assert_eq!(Aggregate::zero_when_empty(), ["count", "sum", "distinct", "decayed_sum"]);
         let e = Aggregate::parse("median").unwrap_err();
         assert_eq!(e.message, "unknown feature aggregate \"median\"");
         assert!(e.hint.unwrap().contains("decayed_sum"));

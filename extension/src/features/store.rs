@@ -118,14 +118,18 @@ fn unknown_entity_type(entity_type: &str) -> PulseError {
         .hint("Define its features with feature_define() or list them in pulse.features.")
 }
 
-/// The months part of an interval has no fixed length, so windows and half-lives refuse it.
+/// Windows, half-lives and TTLs are fixed lengths: positive, and without months (which have none).
+pub(super) fn is_fixed_positive(i: &Interval) -> bool {
+    i.months() == 0 && i.days() >= 0 && i.micros() >= 0 && (i.days() > 0 || i.micros() > 0)
+}
+
 fn check_fixed_interval(what: &str, i: &Interval) -> Result<()> {
     if i.months() != 0 {
         return Err(PulseError::invalid(format!("{what} must not have a months part"))
             .detail("Months have no fixed length.")
             .hint("Use days instead, e.g. interval '30 days'."));
     }
-    if i.days() < 0 || i.micros() < 0 || (i.days() == 0 && i.micros() == 0) {
+    if !is_fixed_positive(i) {
         return Err(PulseError::invalid(format!("{what} must be positive")));
     }
     Ok(())
@@ -325,9 +329,6 @@ fn feature_drop(name: &str) {
     .or_raise("feature_drop")
 }
 
-/// Entity ids with the time of an event of each, as the refresh takes them.
-type EntityEvents = (Vec<Option<String>>, Vec<Option<TimestampWithTimeZone>>);
-
 /// Recomputes the online values of `entity_ids` of one type as of their latest event; `event_times`
 /// are the new events' times (the trigger passes the inserted rows).
 #[pg_extern(volatile, parallel_unsafe)]
@@ -343,36 +344,47 @@ fn _feature_refresh_rows(
 fn refresh_rows(entity_type: &str, ids: Vec<Option<String>>, times: Vec<Option<TimestampWithTimeZone>>) -> Result<i64> {
     Spi::connect_mut(|client| {
         let features = load_features(client, Some(vec![entity_type.to_string()]))?;
-        if features.is_empty() {
-            return Ok(0);
-        }
-        // Entities are locked (256 buckets per entity type, so the lock table stays small, taken in
-        // bucket order) so that two writers refreshing the same entity serialise and the second
-        // computes from a snapshot that sees the first one's rows.
-        client
-            .update(
-                "select pg_advisory_xact_lock(hashtext('pulse.features.' || $1), bucket)
-                   from (select distinct hashtext(id) & 255 as bucket from unnest($2::text[]) id
-                          where id is not null order by 1) b",
-                None,
-                &[entity_type.into(), ids.clone().into()],
-            )
-            .map_err(spi_error)?;
-        let sql = format!(
-            "insert into pulse.online_features as o (entity_type, entity_id, as_of, features, updated_at)
-             select $3, _id, _as_of, _features, clock_timestamp() from ({}) r
-             on conflict (entity_type, entity_id) do update
-               set as_of = excluded.as_of, features = excluded.features, updated_at = excluded.updated_at",
-            plan::refresh_sql(entity_type, &features)
-        );
-        let done = client.update(&sql, None, &[ids.into(), times.into(), entity_type.into()]).map_err(spi_error)?;
-        Ok(done.len() as i64)
+        refresh_with(client, entity_type, &features, ids, times)
     })
+}
+
+/// Writes the online values of `ids` (all of `entity_type`, whose `features` are given).
+fn refresh_with(
+    client: &mut SpiClient<'_>,
+    entity_type: &str,
+    features: &[Feature],
+    ids: Vec<Option<String>>,
+    times: Vec<Option<TimestampWithTimeZone>>,
+) -> Result<i64> {
+    if features.is_empty() {
+        return Ok(0);
+    }
+    // Entities are locked (256 buckets per entity type, so the lock table stays small, taken in
+    // bucket order) so that two writers refreshing the same entity serialise and the second
+    // computes from a snapshot that sees the first one's rows.
+    client
+        .update(
+            "select pg_advisory_xact_lock(hashtext('pulse.features.' || $1), bucket)
+               from (select distinct hashtext(id) & 255 as bucket from unnest($2::text[]) id
+                      where id is not null order by 1) b",
+            None,
+            &[entity_type.into(), ids.clone().into()],
+        )
+        .map_err(spi_error)?;
+    let sql = format!(
+        "insert into pulse.online_features as o (entity_type, entity_id, as_of, features, updated_at)
+         select $3, _id, _as_of, _features, clock_timestamp() from ({}) r
+         on conflict (entity_type, entity_id) do update
+           set as_of = excluded.as_of, features = excluded.features, updated_at = excluded.updated_at",
+        plan::refresh_sql(entity_type, features)
+    );
+    let done = client.update(&sql, None, &[ids.into(), times.into(), entity_type.into()]).map_err(spi_error)?;
+    Ok(done.len() as i64)
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn feature_refresh(entity_type: &str, entity_ids: default!(Option<Vec<Option<String>>>, "NULL")) -> i64 {
-    let latest = Spi::connect(|client| -> Result<EntityEvents> {
+    Spi::connect_mut(|client| -> Result<i64> {
         let features = load_features(client, Some(vec![entity_type.to_string()]))?;
         if features.is_empty() {
             return Err(unknown_entity_type(entity_type));
@@ -381,13 +393,9 @@ fn feature_refresh(entity_type: &str, entity_ids: default!(Option<Vec<Option<Str
         let row = row.first();
         let ids = row.get::<Vec<Option<String>>>(1).ok().flatten().unwrap_or_default();
         let times = row.get::<Vec<Option<TimestampWithTimeZone>>>(2).ok().flatten().unwrap_or_default();
-        Ok((ids, times))
+        refresh_with(client, entity_type, &features, ids, times)
     })
-    .or_raise("feature_refresh");
-    if latest.0.is_empty() {
-        return 0;
-    }
-    refresh_rows(entity_type, latest.0, latest.1).or_raise("feature_refresh")
+    .or_raise("feature_refresh")
 }
 
 /// The online values of one entity (O(1): a primary-key read), with `_as_of`, the time they are
@@ -408,12 +416,11 @@ fn get(entity_type: &str, entity_id: &str, names: Option<Vec<String>>) -> Result
                  select (select count(*) from defined),
                         (select array_agg(n) from unnest($3::text[]) n where n not in (select name from defined)),
                         (select jsonb_object_agg(d.name, coalesce((select features from online) -> d.name,
-                                  case when d.aggregate in ('count', 'sum', 'decayed_sum', 'distinct') then '0'::jsonb
-                                       else 'null'::jsonb end))
+                                  case when d.aggregate = any($4) then '0'::jsonb else 'null'::jsonb end))
                            from defined d)
                         || jsonb_build_object('_as_of', (select as_of from online))",
                 None,
-                &[entity_type.into(), entity_id.into(), names.into()],
+                &[entity_type.into(), entity_id.into(), names.into(), Aggregate::zero_when_empty().into()],
             )
             .map_err(spi_error)?;
         let row = row.first();

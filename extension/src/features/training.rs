@@ -1,6 +1,6 @@
 //! Point-in-time correct training sets from the feature registry (the SQL layer).
 use super::plan::{self, TrainingSetOptions};
-use super::store::{load_features, select_one, spi_error};
+use super::store::{is_fixed_positive, load_features, select_one, spi_error};
 use crate::error::{Kind, OrRaise, PulseError, Result};
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
@@ -165,7 +165,7 @@ fn build(
     }
     let ttl = match ttl {
         Some(i) => {
-            if i.months() != 0 || (i.days() <= 0 && i.micros() <= 0) || i.days() < 0 || i.micros() < 0 {
+            if !is_fixed_positive(&i) {
                 return Err(PulseError::invalid("ttl must be a positive interval without a months part"));
             }
             select_one::<String>(
