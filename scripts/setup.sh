@@ -27,7 +27,7 @@ fi
 need_pkgs=()
 # postgresql-$PG_MAJOR-cron: pg_cron schedules raw.run_maintenance() (docs/partition-lifecycle.md).
 for p in "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libclang-dev build-essential sudo pkg-config libssl-dev \
-         "postgresql-$PG_MAJOR-cron"; do
+         "postgresql-$PG_MAJOR-cron" wrk; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -74,5 +74,18 @@ if ! "$VENV/bin/dbt" --version 2>/dev/null | grep -q "installed: 1.11"; then
     "$VENV/bin/pip" install -q "$DBT_CORE_SPEC" "$DBT_POSTGRES_SPEC"
   }
   step "dbt ($DBT_CORE_SPEC, $DBT_POSTGRES_SPEC) in .venv" dbt_install
+fi
+# --- Python references (scipy, scikit-learn) and the benchmark's model service, in .venv-ml ---
+ML_VENV="$ROOT/.venv-ml"
+ML_STAMP="$ML_VENV/.pulse-specs"
+if [ "$(cat "$ML_STAMP" 2>/dev/null)" != "$ML_PY_SPECS" ]; then
+  ml_install() {
+    "$PYTHON" -m venv "$ML_VENV"
+    "$ML_VENV/bin/pip" install -q --upgrade pip
+    # shellcheck disable=SC2086 # the specs are space-separated on purpose
+    "$ML_VENV/bin/pip" install -q $ML_PY_SPECS
+    echo "$ML_PY_SPECS" >"$ML_STAMP"
+  }
+  step "python references ($ML_PY_SPECS) in .venv-ml" ml_install
 fi
 echo "setup: ok (postgresql-$PG_MAJOR $pg_server_version, cargo-pgrx $PGRX_VERSION, tansu $TANSU_VERSION, dbt 1.11)"

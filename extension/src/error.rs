@@ -27,6 +27,8 @@ pub enum Kind {
     SyntaxError,
     /// 54000: a configured limit would be exceeded.
     LimitExceeded,
+    /// XX000: a bug in pulse, never a user mistake.
+    Internal,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::DuplicateObject => PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
             Kind::SyntaxError => PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
             Kind::LimitExceeded => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            Kind::Internal => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
         }
     }
 }

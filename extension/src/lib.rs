@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 pub mod error;
 pub mod experiments;
 pub mod features;
+pub mod models;
 
 // Catalog tables of later capabilities (models, deployments, experiments, monitors) go in
 // schema `pulse`, whatever schema the functions are installed into.
