@@ -12,6 +12,12 @@ pub mod experiments;
 pub mod features;
 pub mod models;
 
+/// Runs once per backend when the library loads: defines the `pulse.*` settings.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    models::serve::init_gucs();
+}
+
 // Catalog tables of later capabilities (models, deployments, experiments, monitors) go in
 // schema `pulse`, whatever schema the functions are installed into.
 extension_sql!(

@@ -1,0 +1,191 @@
+//! The decision log. Scoring functions are STABLE and may run in read-only contexts, so they
+//! cannot insert; instead each backend buffers its decisions and writes them with one INSERT
+//! when the transaction commits (a pre-commit callback), and forgets them if it aborts — a
+//! logged decision is one whose transaction committed. Parallel workers do not log.
+use std::cell::RefCell;
+
+use pgrx::prelude::*;
+use pgrx::{register_xact_callback, GucContext, GucFlags, GucRegistry, GucSetting, PgXactCallbackEvent};
+use serde_json::Map;
+
+use super::core::{Model, Value};
+use super::serve::value_json;
+
+pub static DECISION_LOG: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+pub static MAX_ROWS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
+
+pub fn init_gucs() {
+    GucRegistry::define_bool_guc(
+        c"pulse.decision_log",
+        c"log scores to pulse.decisions",
+        c"When on, score(), score_fraud() and their shadows are written to pulse.decisions at commit.",
+        &DECISION_LOG,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"pulse.decision_sample_rate",
+        c"share of scoring calls logged",
+        c"Each call (its served score and its shadows together) is logged with this probability.",
+        &SAMPLE_RATE,
+        0.0,
+        1.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pulse.decision_log_max_rows",
+        c"decisions buffered per transaction",
+        c"Decisions beyond this many in one transaction are not logged; a warning at commit says how many.",
+        &MAX_ROWS,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+pub struct Decision {
+    at: i64,
+    model: String,
+    version: i32,
+    route: &'static str,
+    unit_key: Option<String>,
+    request_id: i64,
+    score: Option<f64>,
+    features: Option<String>,
+    error: Option<String>,
+}
+
+impl Decision {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: &str,
+        version: i32,
+        route: &'static str,
+        unit_key: Option<&str>,
+        score: Option<f64>,
+        model: &Model,
+        values: &[Value],
+        error: Option<String>,
+    ) -> Self {
+        let features = (!values.is_empty()).then(|| {
+            let m: Map<String, serde_json::Value> =
+                model.inputs.iter().zip(values).map(|(i, v)| (i.name().to_string(), value_json(v))).collect();
+            serde_json::Value::Object(m).to_string()
+        });
+        Decision {
+            at: 0,
+            model: name.to_string(),
+            version,
+            route,
+            unit_key: unit_key.map(String::from),
+            request_id: 0,
+            score,
+            features,
+            error,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    /// The transaction the rows belong to (callbacks are registered once per transaction).
+    lxid: Option<u32>,
+    rows: Vec<Decision>,
+    dropped: u64,
+    requests: u32,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+}
+
+/// One scoring call's decisions (served and shadows) share a request id.
+pub struct Request {
+    id: i64,
+    at: i64,
+}
+
+/// A request to log, or None when logging is off, sampled out, or in a parallel worker.
+pub fn start() -> Option<Request> {
+    if !DECISION_LOG.get() || unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
+        return None;
+    }
+    let (lxid, at) = unsafe { ((*pg_sys::MyProc).lxid, pg_sys::GetCurrentStatementStartTimestamp()) };
+    let id = PENDING.with_borrow_mut(|p| {
+        if p.lxid != Some(lxid) {
+            *p = Pending { lxid: Some(lxid), requests: p.requests, ..Pending::default() };
+            register_xact_callback(PgXactCallbackEvent::PreCommit, flush);
+            register_xact_callback(PgXactCallbackEvent::Abort, || PENDING.with_borrow_mut(|p| p.rows.clear()));
+        }
+        p.requests = p.requests.wrapping_add(1);
+        ((unsafe { pg_sys::MyProcPid } as i64) << 32) | p.requests as i64
+    });
+    let rate = SAMPLE_RATE.get();
+    if rate < 1.0 {
+        let h = xxhash_rust::xxh3::xxh3_64(&id.to_le_bytes()) as f64 / u64::MAX as f64;
+        if h >= rate {
+            return None;
+        }
+    }
+    Some(Request { id, at })
+}
+
+impl Request {
+    pub fn push(&self, mut d: Decision) {
+        d.request_id = self.id;
+        d.at = self.at;
+        PENDING.with_borrow_mut(|p| {
+            if p.rows.len() < MAX_ROWS.get().max(0) as usize {
+                p.rows.push(d);
+            } else {
+                p.dropped += 1;
+            }
+        });
+    }
+
+    pub fn finish(self) {}
+}
+
+fn flush() {
+    let (rows, dropped) = PENDING.with_borrow_mut(|p| (std::mem::take(&mut p.rows), std::mem::take(&mut p.dropped)));
+    if dropped > 0 {
+        pgrx::warning!("pulse: {dropped} decisions of this transaction were not logged (pulse.decision_log_max_rows)");
+    }
+    if rows.is_empty() {
+        return;
+    }
+    if unsafe { pg_sys::XactReadOnly } {
+        pgrx::warning!("pulse: {} decisions not logged: the transaction is read-only", rows.len());
+        return;
+    }
+    let at: Vec<i64> = rows.iter().map(|d| d.at).collect();
+    let model: Vec<&str> = rows.iter().map(|d| d.model.as_str()).collect();
+    let version: Vec<i32> = rows.iter().map(|d| d.version).collect();
+    let route: Vec<&str> = rows.iter().map(|d| d.route).collect();
+    let unit: Vec<Option<&str>> = rows.iter().map(|d| d.unit_key.as_deref()).collect();
+    let request: Vec<i64> = rows.iter().map(|d| d.request_id).collect();
+    let score: Vec<Option<f64>> = rows.iter().map(|d| d.score).collect();
+    let features: Vec<Option<&str>> = rows.iter().map(|d| d.features.as_deref()).collect();
+    let error: Vec<Option<&str>> = rows.iter().map(|d| d.error.as_deref()).collect();
+    Spi::run_with_args(
+        "insert into pulse.decisions (decided_at, model, version, route, unit_key, request_id, score, features, error)
+         select timestamptz '2000-01-01 00:00:00+00' + t * interval '1 microsecond', m, v, r, u, q, s, f::jsonb, e
+           from unnest($1::int8[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int8[], $7::float8[], $8::text[], $9::text[])
+                as d(t, m, v, r, u, q, s, f, e)",
+        &[
+            at.into(),
+            model.into(),
+            version.into(),
+            route.into(),
+            unit.into(),
+            request.into(),
+            score.into(),
+            features.into(),
+            error.into(),
+        ],
+    )
+    .expect("writing pulse.decisions");
+}

@@ -1,0 +1,449 @@
+//! Scoring: which version serves (re-read once per statement, so a deployment reaches sessions
+//! already connected at their next statement, and one statement never mixes two deployments),
+//! models deserialised once per backend into a bounded cache, routing of unit keys to champion
+//! or canary with `ab_hash`, shadows scored alongside, and decisions buffered in the backend and
+//! written to `pulse.decisions` when the transaction commits.
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB, PgOid};
+use serde_json::{json, Map, Value as Json};
+
+use super::core::{Input, Model, Value};
+use super::decisions::{self, Decision};
+use super::registry::spi;
+use crate::error::{Kind, OrRaise, PulseError, Result};
+
+pub static MODEL_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(16);
+
+pub fn init_gucs() {
+    GucRegistry::define_int_guc(
+        c"pulse.model_cache_size",
+        c"models kept deserialised per backend",
+        c"Model versions each backend keeps in memory for score(); the least recently loaded is dropped first.",
+        &MODEL_CACHE_SIZE,
+        1,
+        10_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    decisions::init_gucs();
+}
+
+/// One deployed version, deserialised.
+struct Loaded {
+    version: i32,
+    threshold: f64,
+    model: Model,
+}
+
+/// What one model name routes to, as read at one statement.
+struct Routing {
+    statement: (u32, i64),
+    champion: Option<Rc<Loaded>>,
+    canary: Option<(Rc<Loaded>, f64)>,
+    shadows: Vec<Rc<Loaded>>,
+}
+
+/// A registered feature, for score_fraud.
+struct FeatureRef {
+    entity_type: String,
+    entity_column: String,
+    zero_when_empty: bool,
+}
+
+#[derive(Default)]
+struct Cache {
+    routing: HashMap<String, Rc<Routing>>,
+    models: HashMap<i64, Rc<Loaded>>,
+    loaded_order: VecDeque<i64>,
+    features: Option<((u32, i64), Rc<HashMap<String, FeatureRef>>)>,
+    deployments_stmt: Option<OwnedPreparedStatement>,
+    online_stmt: Option<OwnedPreparedStatement>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// (local transaction id, statement start): changes with every top-level statement.
+fn statement() -> (u32, i64) {
+    unsafe { ((*pg_sys::MyProc).lxid, pg_sys::GetCurrentStatementStartTimestamp()) }
+}
+
+fn routing(name: &str) -> Result<Rc<Routing>> {
+    let now = statement();
+    if let Some(r) = CACHE.with_borrow(|c| c.routing.get(name).filter(|r| r.statement == now).cloned()) {
+        return Ok(r);
+    }
+    let rows: Vec<(String, i32, Option<f64>, i64)> = Spi::connect(|client| {
+        let stmt = prepared(client, |c| &mut c.deployments_stmt, DEPLOYED_SQL, &[PgOid::from(pg_sys::TEXTOID)])?;
+        let t = client.select(&stmt, None, &[name.into()]).map_err(spi)?;
+        let mut rows = vec![];
+        for row in t {
+            let get_s = row.get::<String>(1).map_err(spi)?.unwrap_or_default();
+            rows.push((get_s, row.get(2).map_err(spi)?.unwrap_or(0), row.get(3).map_err(spi)?, row.get(4).map_err(spi)?.unwrap_or(0)));
+        }
+        CACHE.with_borrow_mut(|c| c.deployments_stmt = Some(stmt));
+        Ok::<_, PulseError>(rows)
+    })?;
+    let mut r = Routing { statement: now, champion: None, canary: None, shadows: vec![] };
+    for (role, version, traffic, id) in rows {
+        let loaded = load(id, name, version)?;
+        match role.as_str() {
+            "champion" => r.champion = Some(loaded),
+            "canary" => r.canary = Some((loaded, traffic.unwrap_or(0.0))),
+            _ => r.shadows.push(loaded),
+        }
+    }
+    if r.champion.is_none() {
+        let known = Spi::get_one_with_args::<bool>("select exists (select from pulse.models where name = $1)", &[name.into()])
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+        return Err(if known {
+            PulseError::new(Kind::UndefinedObject, format!("model \"{name}\" has no champion"))
+                .hint(format!("Deploy a version: select model_deploy('{name}', <version>, 'champion').'"))
+        } else {
+            PulseError::new(Kind::UndefinedObject, format!("unknown model \"{name}\""))
+                .hint("Train it with train_model() and deploy it with model_deploy().")
+        });
+    }
+    let r = Rc::new(r);
+    CACHE.with_borrow_mut(|c| c.routing.insert(name.to_string(), r.clone()));
+    Ok(r)
+}
+
+const DEPLOYED_SQL: &str = "select d.role, d.version, d.traffic, m.id
+                              from pulse.deployments d join pulse.models m on m.name = d.model and m.version = d.version
+                             where d.model = $1 and d.retired_at is null";
+
+/// A statement prepared once per backend and kept (plans follow DDL through the plan cache).
+fn prepared(
+    client: &SpiClient<'_>,
+    slot: fn(&mut Cache) -> &mut Option<OwnedPreparedStatement>,
+    sql: &str,
+    args: &[PgOid],
+) -> Result<OwnedPreparedStatement> {
+    match CACHE.with_borrow_mut(|c| slot(c).take()) {
+        Some(s) => Ok(s),
+        None => Ok(client.prepare(sql, args).map_err(spi)?.keep()),
+    }
+}
+
+/// A model version by id: from the backend's cache, else read and deserialised once.
+fn load(id: i64, name: &str, version: i32) -> Result<Rc<Loaded>> {
+    if let Some(m) = CACHE.with_borrow(|c| c.models.get(&id).cloned()) {
+        return Ok(m);
+    }
+    let model = Spi::connect(|client| super::registry::load_model(client, name, version))?;
+    let loaded = Rc::new(Loaded { version, threshold: model.threshold, model });
+    CACHE.with_borrow_mut(|c| {
+        let cap = MODEL_CACHE_SIZE.get().max(1) as usize;
+        while c.loaded_order.len() >= cap {
+            if let Some(old) = c.loaded_order.pop_front() {
+                c.models.remove(&old);
+            }
+        }
+        c.models.insert(id, loaded.clone());
+        c.loaded_order.push_back(id);
+    });
+    Ok(loaded)
+}
+
+/// Champion or canary for a unit key: the canary serves keys whose `ab_hash` bucket (seed
+/// `pulse.canary:<model>`) is below its traffic; no key means the champion.
+fn route<'a>(name: &str, r: &'a Routing, unit_key: Option<&str>) -> (&'a Rc<Loaded>, &'static str) {
+    if let (Some((canary, traffic)), Some(key)) = (&r.canary, unit_key) {
+        let bucket = crate::experiments::core::ab_hash(&format!("pulse.canary:{name}"), key, 2).unwrap_or(1.0);
+        if bucket < *traffic {
+            return (canary, "canary");
+        }
+    }
+    (r.champion.as_ref().expect("checked in routing()"), "champion")
+}
+
+/// Input values of `model` from a jsonb object; `strict` refuses keys the model does not take.
+fn values_from_json(model: &Model, features: &Map<String, Json>, strict: bool, lenient_numbers: bool) -> Result<Vec<Value>> {
+    let missing: Vec<&str> = model.input_names().into_iter().filter(|n| !features.contains_key(*n)).collect();
+    let extra: Vec<&str> = if strict {
+        features.keys().map(String::as_str).filter(|k| !model.inputs.iter().any(|i| i.name() == *k)).collect()
+    } else {
+        vec![]
+    };
+    if !missing.is_empty() || !extra.is_empty() {
+        let mut parts = vec![];
+        if !missing.is_empty() {
+            parts.push(format!("missing features: {}", missing.join(", ")));
+        }
+        if !extra.is_empty() {
+            parts.push(format!("unknown features: {}", extra.join(", ")));
+        }
+        return Err(PulseError::invalid(parts.join("; "))
+            .detail(format!("The model takes: {}.", model.input_names().join(", "))));
+    }
+    model
+        .inputs
+        .iter()
+        .map(|input| {
+            let v = &features[input.name()];
+            Ok(match (input, v) {
+                (_, Json::Null) => Value::Null,
+                (Input::Numeric { .. }, Json::Number(n)) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+                (Input::Numeric { .. }, Json::Bool(b)) => Value::Number(if *b { 1.0 } else { 0.0 }),
+                (Input::Numeric { name, .. }, Json::String(s)) if lenient_numbers => {
+                    Value::Number(s.trim().parse().map_err(|_| mistyped(name, "a number", v))?)
+                }
+                (Input::Categorical { .. }, Json::String(s)) => Value::Text(s.clone()),
+                (Input::Numeric { name, .. }, _) => return Err(mistyped(name, "a number", v)),
+                (Input::Categorical { name, .. }, _) => return Err(mistyped(name, "text", v)),
+            })
+        })
+        .collect()
+}
+
+fn mistyped(name: &str, want: &str, got: &Json) -> PulseError {
+    PulseError::invalid(format!("feature \"{name}\" must be {want}, got {got}"))
+}
+
+/// Scores one request: the served version's score, and the shadows' scores logged.
+fn decide(
+    name: &str,
+    unit_key: Option<&str>,
+    inputs: impl Fn(&Model) -> Result<Vec<Value>>,
+) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
+    let r = routing(name)?;
+    let (served, route) = route(name, &r, unit_key);
+    let values = inputs(&served.model)?;
+    let mut z = Vec::with_capacity(served.model.columns());
+    served.model.encode(&values, &mut z)?;
+    let score = served.model.predict(&z);
+    if let Some(log) = decisions::start() {
+        log.push(Decision::new(name, served.version, route, unit_key, Some(score), &served.model, &values, None));
+        for shadow in &r.shadows {
+            let scored = inputs(&shadow.model).and_then(|v| {
+                shadow.model.encode(&v, &mut z)?;
+                Ok((shadow.model.predict(&z), v))
+            });
+            log.push(match scored {
+                Ok((s, v)) => Decision::new(name, shadow.version, "shadow", unit_key, Some(s), &shadow.model, &v, None),
+                Err(e) => Decision::new(name, shadow.version, "shadow", unit_key, None, &shadow.model, &[], Some(e.message)),
+            });
+        }
+        log.finish();
+    }
+    Ok((score, served.clone(), route, values))
+}
+
+/// The probability of the positive class from the served version of model `name`.
+#[pg_extern(stable, parallel_safe, name = "score")]
+fn score_jsonb(name: &str, features: JsonB, unit_key: default!(Option<&str>, "NULL")) -> f64 {
+    let Json::Object(map) = &features.0 else {
+        PulseError::invalid("features must be a jsonb object").raise("score")
+    };
+    decide(name, unit_key, |m| values_from_json(m, map, true, false)).map(|d| d.0).or_raise("score")
+}
+
+/// The same for numeric inputs given in the model's input order.
+#[pg_extern(stable, parallel_safe, name = "score")]
+fn score_array(name: &str, features: Vec<Option<f64>>, unit_key: default!(Option<&str>, "NULL")) -> f64 {
+    decide(name, unit_key, |m| {
+        if m.has_categorical() || features.len() != m.inputs.len() {
+            // Let score_numbers word the error.
+            m.score_numbers(&features, &mut vec![])?;
+        }
+        Ok(features.iter().map(|x| x.map_or(Value::Null, Value::Number)).collect())
+    })
+    .map(|d| d.0)
+    .or_raise("score")
+}
+
+/// The model score_fraud serves.
+pub const FRAUD_MODEL: &str = "fraud";
+
+fn fraud(order: &JsonB) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
+    let Json::Object(order) = &order.0 else { return Err(PulseError::invalid("order must be a jsonb object")) };
+    let unit = ["customer_id", "order_id"].iter().find_map(|k| order.get(*k).and_then(Json::as_str));
+    let features = RefCell::new(None::<Map<String, Json>>);
+    decide(FRAUD_MODEL, unit, |model| {
+        let mut all = features.borrow_mut();
+        if all.is_none() {
+            *all = Some(order_features(order, model)?);
+        }
+        let all = all.as_ref().expect("set above");
+        // A shadow may take inputs the served model does not: look those up too.
+        if model.input_names().iter().all(|n| all.contains_key(*n)) {
+            values_from_json(model, all, false, true)
+        } else {
+            values_from_json(model, &order_features(order, model)?, false, true)
+        }
+    })
+}
+
+/// The order's fields plus the online features (registered in pulse.features) that `model`
+/// takes, looked up by the entity ids the order carries.
+fn order_features(order: &Map<String, Json>, model: &Model) -> Result<Map<String, Json>> {
+    let registry = feature_registry()?;
+    let mut out = order.clone();
+    let mut wanted: Vec<(&str, &FeatureRef)> = vec![];
+    for n in model.input_names() {
+        if order.contains_key(n) {
+            continue;
+        }
+        let f = registry.get(n).ok_or_else(|| {
+            PulseError::invalid(format!("model input \"{n}\" is neither a field of the order nor a registered feature"))
+                .hint("Pass it in the order, or define it with feature_define().")
+        })?;
+        wanted.push((n, f));
+    }
+    let mut types: Vec<String> = vec![];
+    let mut ids: Vec<String> = vec![];
+    for (_, f) in &wanted {
+        if let Some(id) = order.get(&f.entity_column).and_then(json_key) {
+            if !types.iter().zip(&ids).any(|(t, i)| *t == f.entity_type && *i == id) {
+                types.push(f.entity_type.clone());
+                ids.push(id);
+            }
+        }
+    }
+    let online: HashMap<String, Map<String, Json>> = if types.is_empty() {
+        HashMap::new()
+    } else {
+        Spi::connect(|client| {
+            let stmt = prepared(
+                client,
+                |c| &mut c.online_stmt,
+                "select k.t, o.features from unnest($1::text[], $2::text[]) k(t, id)
+                   join pulse.online_features o on o.entity_type = k.t and o.entity_id = k.id",
+                &[PgOid::from(pg_sys::TEXTARRAYOID), PgOid::from(pg_sys::TEXTARRAYOID)],
+            )?;
+            let read = client.select(&stmt, None, &[types.clone().into(), ids.clone().into()]).map_err(spi).and_then(|t| {
+                let mut m = HashMap::new();
+                for row in t {
+                    if let (Some(et), Some(JsonB(Json::Object(f)))) =
+                        (row.get::<String>(1).map_err(spi)?, row.get::<JsonB>(2).map_err(spi)?)
+                    {
+                        m.insert(et, f);
+                    }
+                }
+                Ok(m)
+            });
+            CACHE.with_borrow_mut(|c| c.online_stmt = Some(stmt));
+            read
+        })?
+    };
+    for (n, f) in wanted {
+        let has_entity = order.get(&f.entity_column).and_then(json_key).is_some();
+        let v = match online.get(&f.entity_type).and_then(|m| m.get(n)) {
+            Some(v) => v.clone(),
+            // An entity without events has the empty values feature_get gives; an order without
+            // the entity (no card) has NULL, as in training sets.
+            None if has_entity && f.zero_when_empty => json!(0),
+            None => Json::Null,
+        };
+        out.insert(n.to_string(), v);
+    }
+    Ok(out)
+}
+
+fn json_key(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn feature_registry() -> Result<Rc<HashMap<String, FeatureRef>>> {
+    let now = statement();
+    if let Some(r) = CACHE.with_borrow(|c| c.features.as_ref().filter(|(s, _)| *s == now).map(|(_, r)| r.clone())) {
+        return Ok(r);
+    }
+    let zero = crate::features::plan::Aggregate::zero_when_empty();
+    let map = Spi::connect(|client| {
+        let t = client
+            .select(
+                "select name, entity_type, entity_column::text, aggregate = any($1) from pulse.features",
+                None,
+                &[zero.into()],
+            )
+            .map_err(spi)?;
+        let mut m = HashMap::new();
+        for row in t {
+            let name: String = row.get(1).map_err(spi)?.unwrap_or_default();
+            m.insert(
+                name,
+                FeatureRef {
+                    entity_type: row.get(2).map_err(spi)?.unwrap_or_default(),
+                    entity_column: row.get(3).map_err(spi)?.unwrap_or_default(),
+                    zero_when_empty: row.get(4).map_err(spi)?.unwrap_or(false),
+                },
+            );
+        }
+        Ok::<_, PulseError>(m)
+    })?;
+    let r = Rc::new(map);
+    CACHE.with_borrow_mut(|c| c.features = Some((now, r.clone())));
+    Ok(r)
+}
+
+/// The fraud probability of an order (a jsonb object with raw.orders' fields).
+#[pg_extern(stable, parallel_safe)]
+fn score_fraud(order: JsonB) -> f64 {
+    fraud(&order).map(|d| d.0).or_raise("score_fraud")
+}
+
+/// The fraud score with the version and route that served it and the inputs that moved it most.
+#[pg_extern(stable, parallel_safe)]
+fn score_fraud_explain(order: JsonB, top: default!(i32, 5)) -> JsonB {
+    let (score, served, route, values) = fraud(&order).or_raise("score_fraud_explain");
+    let model = &served.model;
+    let mut z = vec![];
+    model.encode(&values, &mut z).or_raise("score_fraud_explain");
+    let contributions: Vec<Json> = model
+        .contributions(&z)
+        .into_iter()
+        .take(top.max(0) as usize)
+        .map(|(feature, c)| {
+            let i = model.inputs.iter().position(|i| i.name() == feature).expect("an input");
+            json!({"feature": feature, "value": value_json(&values[i]), "contribution": c})
+        })
+        .collect();
+    JsonB(json!({
+        "model": FRAUD_MODEL, "version": served.version, "route": route, "score": score,
+        "threshold": served.threshold, "flagged": score >= served.threshold,
+        "contribution_unit": if model.linear.is_some() { "log_odds" } else { "probability" },
+        "contributions": contributions,
+    }))
+}
+
+pub(super) fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Number(x) => json!(x),
+        Value::Text(s) => json!(s),
+    }
+}
+
+extension_sql!(
+    r#"
+create function score_fraud(o anyelement) returns float8
+language sql stable parallel safe
+as $$ select @extschema@.score_fraud(to_jsonb(o)) $$;
+comment on function score(text, jsonb, text) is
+'the probability of the positive class from model name for features (a jsonb object with exactly the model''s inputs; NULL values are imputed). unit_key routes to the canary when its ab_hash bucket (seed pulse.canary:<name>) is below the canary''s traffic, else to the champion; shadows are scored and logged, never returned. STABLE: deployments are read once per statement. Decisions go to pulse.decisions at commit (not from parallel workers).';
+comment on function score(text, float8[], text) is
+'score() for a model whose inputs are all numeric, given in the order of its inputs (model_export(name, version)->''inputs''); NULL elements are imputed';
+comment on function score_fraud(jsonb) is
+'the fraud probability of an order from the deployed model "fraud". order: a jsonb object with raw.orders'' fields (order_id, customer_id, card_fingerprint, amount, payment_method, device, email_domain, ip_country, billing_country, shipping_country, items, ...); model inputs not in it are read from the online feature store (pulse.online_features, as of each entity''s latest event) by the entity ids in the order. The unit key for canary routing is customer_id (else order_id).';
+comment on function score_fraud(anyelement) is
+'score_fraud(to_jsonb(o)): e.g. select score_fraud(o) from raw.orders o';
+comment on function score_fraud_explain(jsonb, int) is
+'score_fraud with its reasons: model, version, route, score, threshold, flagged and the top inputs by contribution (logistic regression: the input''s share of the log-odds; trees: the change in probability when the input is set to its training mean). Not logged as a decision.';
+"#,
+    name = "models_serve_sql",
+    requires = [score_jsonb, score_array, score_fraud, score_fraud_explain]
+);
