@@ -170,7 +170,9 @@ fn flush() {
     let score: Vec<Option<f64>> = rows.iter().map(|d| d.score).collect();
     let features: Vec<Option<&str>> = rows.iter().map(|d| d.features.as_deref()).collect();
     let error: Vec<Option<&str>> = rows.iter().map(|d| d.error.as_deref()).collect();
-    Spi::run_with_args(
+    // Pre-commit runs after the statement's snapshot is gone; the insert needs one.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    let written = Spi::run_with_args(
         "insert into pulse.decisions (decided_at, model, version, route, unit_key, request_id, score, features, error)
          select timestamptz '2000-01-01 00:00:00+00' + t * interval '1 microsecond', m, v, r, u, q, s, f::jsonb, e
            from unnest($1::int8[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int8[], $7::float8[], $8::text[], $9::text[])
@@ -186,6 +188,7 @@ fn flush() {
             features.into(),
             error.into(),
         ],
-    )
-    .expect("writing pulse.decisions");
+    );
+    unsafe { pg_sys::PopActiveSnapshot() };
+    written.expect("writing pulse.decisions");
 }

@@ -106,7 +106,7 @@ fn routing(name: &str) -> Result<Rc<Routing>> {
             .unwrap_or(false);
         return Err(if known {
             PulseError::new(Kind::UndefinedObject, format!("model \"{name}\" has no champion"))
-                .hint(format!("Deploy a version: select model_deploy('{name}', <version>, 'champion').'"))
+                .hint(format!("Deploy a version: select model_deploy('{name}', <version>, 'champion')."))
         } else {
             PulseError::new(Kind::UndefinedObject, format!("unknown model \"{name}\""))
                 .hint("Train it with train_model() and deploy it with model_deploy().")
@@ -239,26 +239,28 @@ fn decide(
 }
 
 /// The probability of the positive class from the served version of model `name`.
-#[pg_extern(stable, parallel_safe, name = "score")]
-fn score_jsonb(name: &str, features: JsonB, unit_key: default!(Option<&str>, "NULL")) -> f64 {
+// cost: so the planner applies LIMIT and filters before scoring, not after.
+#[pg_extern(stable, parallel_safe, cost = 100, name = "score")]
+fn score_jsonb(name: &str, features: Option<JsonB>, unit_key: default!(Option<&str>, "NULL")) -> Option<f64> {
+    let features = features?;
     let Json::Object(map) = &features.0 else {
         PulseError::invalid("features must be a jsonb object").raise("score")
     };
-    decide(name, unit_key, |m| values_from_json(m, map, true, false)).map(|d| d.0).or_raise("score")
+    Some(decide(name, unit_key, |m| values_from_json(m, map, true, false)).map(|d| d.0).or_raise("score"))
 }
 
 /// The same for numeric inputs given in the model's input order.
-#[pg_extern(stable, parallel_safe, name = "score")]
-fn score_array(name: &str, features: Vec<Option<f64>>, unit_key: default!(Option<&str>, "NULL")) -> f64 {
-    decide(name, unit_key, |m| {
+#[pg_extern(stable, parallel_safe, cost = 100, name = "score")]
+fn score_array(name: &str, features: Option<Vec<Option<f64>>>, unit_key: default!(Option<&str>, "NULL")) -> Option<f64> {
+    let features = features?;
+    let scored = decide(name, unit_key, |m| {
         if m.has_categorical() || features.len() != m.inputs.len() {
             // Let score_numbers word the error.
             m.score_numbers(&features, &mut vec![])?;
         }
         Ok(features.iter().map(|x| x.map_or(Value::Null, Value::Number)).collect())
-    })
-    .map(|d| d.0)
-    .or_raise("score")
+    });
+    Some(scored.map(|d| d.0).or_raise("score"))
 }
 
 /// The model score_fraud serves.
@@ -336,12 +338,11 @@ fn order_features(order: &Map<String, Json>, model: &Model) -> Result<Map<String
         })?
     };
     for (n, f) in wanted {
-        let has_entity = order.get(&f.entity_column).and_then(json_key).is_some();
         let v = match online.get(&f.entity_type).and_then(|m| m.get(n)) {
             Some(v) => v.clone(),
-            // An entity without events has the empty values feature_get gives; an order without
-            // the entity (no card) has NULL, as in training sets.
-            None if has_entity && f.zero_when_empty => json!(0),
+            // An entity without events, or an order without the entity (no card), gets the empty
+            // values, as feature_get and training sets give: 0 for counts and sums, else NULL.
+            None if f.zero_when_empty => json!(0),
             None => Json::Null,
         };
         out.insert(n.to_string(), v);
@@ -391,14 +392,15 @@ fn feature_registry() -> Result<Rc<HashMap<String, FeatureRef>>> {
 }
 
 /// The fraud probability of an order (a jsonb object with raw.orders' fields).
-#[pg_extern(stable, parallel_safe)]
-fn score_fraud(order: JsonB) -> f64 {
-    fraud(&order).map(|d| d.0).or_raise("score_fraud")
+#[pg_extern(stable, parallel_safe, cost = 10000)]
+fn score_fraud(order: Option<JsonB>) -> Option<f64> {
+    Some(fraud(&order?).map(|d| d.0).or_raise("score_fraud"))
 }
 
 /// The fraud score with the version and route that served it and the inputs that moved it most.
-#[pg_extern(stable, parallel_safe)]
-fn score_fraud_explain(order: JsonB, top: default!(i32, 5)) -> JsonB {
+#[pg_extern(stable, parallel_safe, cost = 10000)]
+fn score_fraud_explain(order: Option<JsonB>, top: default!(i32, 5)) -> Option<JsonB> {
+    let order = order?;
     let (score, served, route, values) = fraud(&order).or_raise("score_fraud_explain");
     let model = &served.model;
     let mut z = vec![];
@@ -412,12 +414,12 @@ fn score_fraud_explain(order: JsonB, top: default!(i32, 5)) -> JsonB {
             json!({"feature": feature, "value": value_json(&values[i]), "contribution": c})
         })
         .collect();
-    JsonB(json!({
+    Some(JsonB(json!({
         "model": FRAUD_MODEL, "version": served.version, "route": route, "score": score,
         "threshold": served.threshold, "flagged": score >= served.threshold,
         "contribution_unit": if model.linear.is_some() { "log_odds" } else { "probability" },
         "contributions": contributions,
-    }))
+    })))
 }
 
 pub(super) fn value_json(v: &Value) -> Json {
@@ -431,10 +433,10 @@ pub(super) fn value_json(v: &Value) -> Json {
 extension_sql!(
     r#"
 create function score_fraud(o anyelement) returns float8
-language sql stable parallel safe
+language sql stable parallel safe cost 10000
 as $$ select @extschema@.score_fraud(to_jsonb(o)) $$;
 comment on function score(text, jsonb, text) is
-'the probability of the positive class from model name for features (a jsonb object with exactly the model''s inputs; NULL values are imputed). unit_key routes to the canary when its ab_hash bucket (seed pulse.canary:<name>) is below the canary''s traffic, else to the champion; shadows are scored and logged, never returned. STABLE: deployments are read once per statement. Decisions go to pulse.decisions at commit (not from parallel workers).';
+'the probability of the positive class from model name for features (NULL gives NULL; a jsonb object with exactly the model''s inputs; NULL values are imputed). unit_key routes to the canary when its ab_hash bucket (seed pulse.canary:<name>) is below the canary''s traffic, else to the champion; shadows are scored and logged, never returned. STABLE: deployments are read once per statement. Decisions go to pulse.decisions at commit (not from parallel workers).';
 comment on function score(text, float8[], text) is
 'score() for a model whose inputs are all numeric, given in the order of its inputs (model_export(name, version)->''inputs''); NULL elements are imputed';
 comment on function score_fraud(jsonb) is
@@ -442,7 +444,7 @@ comment on function score_fraud(jsonb) is
 comment on function score_fraud(anyelement) is
 'score_fraud(to_jsonb(o)): e.g. select score_fraud(o) from raw.orders o';
 comment on function score_fraud_explain(jsonb, int) is
-'score_fraud with its reasons: model, version, route, score, threshold, flagged and the top inputs by contribution (logistic regression: the input''s share of the log-odds; trees: the change in probability when the input is set to its training mean). Not logged as a decision.';
+'score_fraud with its reasons: model, version, route, score, threshold, flagged and the top inputs by contribution (logistic regression: the input''s share of the log-odds; trees: the change in probability when the input is set to its training mean). Logged as a decision like score_fraud.';
 "#,
     name = "models_serve_sql",
     requires = [score_jsonb, score_array, score_fraud, score_fraud_explain]

@@ -1,0 +1,88 @@
+-- Model errors: every statement below fails (but two setup lines). First the messages with
+-- their detail and hint, then the same statements again showing only their SQLSTATE.
+create table t as
+select i as id, i * 1.5 as amount, case when i % 3 = 0 then 'mobile' else 'desktop' end as device,
+       timestamptz '2026-01-01' + i * interval '1 minute' as at, i % 4 = 0 as fraud
+  from generate_series(1, 200) i;
+select train_model('m', 'select amount, device, fraud from t', 'fraud');
+select train_model('m2', 'select amount, fraud from t', 'fraud');
+\set SHOW_CONTEXT never
+select train_model('Bad Name', 'select * from t', 'fraud');
+select train_model('m', 'select * from t', 'fraud', 'svm');
+select train_model('m', 'select * from t', 'fraud', 'logistic_regression', '{"max_depth": 3}');
+select train_model('m', 'select * from t', 'fraud', 'random_forest', '{"n_trees": 0}');
+select train_model('m', 'select * from t', 'nope');
+select train_model('m', 'select * from t where false', 'fraud');
+select train_model('m', 'select amount, device, false as fraud from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, ''NaN''::float8 as bad from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, ''o'' || id as order_id from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, interval ''1 day'' as gap from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, null::bool as unknown_label from t', 'unknown_label');
+select train_model('m', 'select amount, device, 2 as fraud from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, at, at as at2 from t', 'fraud');
+select train_model('m', 'select * from t', 'fraud', test_fraction => 1);
+select train_model('m', 'select * from no_such_table', 'fraud');
+select model_deploy('nope', 1, 'champion');
+select model_deploy('m', 9, 'champion');
+select model_deploy('m', 1, 'boss');
+select model_deploy('m', 1, 'canary');
+select model_deploy('m', 1, 'canary', 1.5);
+select model_deploy('m', 1, 'champion', 0.5);
+select model_rollback('m');
+select model_undeploy('m2', 1);
+select score('nope', '{}'::jsonb);
+select score('m', '{"amount": 1, "device": "mobile"}'::jsonb);
+select model_deploy('m', 1, 'champion') is not null as deployed;
+select score('m', '{"amount": 1}'::jsonb);
+select score('m', '{"amount": 1, "device": "mobile", "colour": "red"}'::jsonb);
+select score('m', '{"amount": "lots", "device": "mobile"}'::jsonb);
+select score('m', '{"amount": 1, "device": 7}'::jsonb);
+select score('m', '[1, 2]'::jsonb);
+select score('m', array[1.0, 2.0]);
+select model_deploy('m2', 1, 'champion') is not null as deployed;
+select score('m2', array[1.0]);
+select score('m2', array['NaN']::float8[]);
+select score_fraud('{"amount": 1}'::jsonb);
+select model_export('m', 5);
+select model_evaluate('m', 1, 'select amount, fraud from t');
+select model_evaluate('m', 1, 'select amount, 1 as device, fraud from t');
+select model_evaluate('m', 7, 'select * from t');
+\set VERBOSITY sqlstate
+select train_model('Bad Name', 'select * from t', 'fraud');
+select train_model('m', 'select * from t', 'fraud', 'svm');
+select train_model('m', 'select * from t', 'fraud', 'logistic_regression', '{"max_depth": 3}');
+select train_model('m', 'select * from t', 'fraud', 'random_forest', '{"n_trees": 0}');
+select train_model('m', 'select * from t', 'nope');
+select train_model('m', 'select * from t where false', 'fraud');
+select train_model('m', 'select amount, device, false as fraud from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, ''NaN''::float8 as bad from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, ''o'' || id as order_id from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, interval ''1 day'' as gap from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, null::bool as unknown_label from t', 'unknown_label');
+select train_model('m', 'select amount, device, 2 as fraud from t', 'fraud');
+select train_model('m', 'select amount, device, fraud, at, at as at2 from t', 'fraud');
+select train_model('m', 'select * from t', 'fraud', test_fraction => 1);
+select train_model('m', 'select * from no_such_table', 'fraud');
+select model_deploy('nope', 1, 'champion');
+select model_deploy('m', 9, 'champion');
+select model_deploy('m', 1, 'boss');
+select model_deploy('m', 1, 'canary');
+select model_deploy('m', 1, 'canary', 1.5);
+select model_deploy('m', 1, 'champion', 0.5);
+select model_rollback('m');
+select model_undeploy('m2', 1);
+select score('nope', '{}'::jsonb);
+select score('m', '{"amount": 1, "device": "mobile"}'::jsonb);
+select score('m', '{"amount": 1}'::jsonb);
+select score('m', '{"amount": 1, "device": "mobile", "colour": "red"}'::jsonb);
+select score('m', '{"amount": "lots", "device": "mobile"}'::jsonb);
+select score('m', '{"amount": 1, "device": 7}'::jsonb);
+select score('m', '[1, 2]'::jsonb);
+select score('m', array[1.0, 2.0]);
+select score('m2', array[1.0]);
+select score('m2', array['NaN']::float8[]);
+select score_fraud('{"amount": 1}'::jsonb);
+select model_export('m', 5);
+select model_evaluate('m', 1, 'select amount, fraud from t');
+select model_evaluate('m', 1, 'select amount, 1 as device, fraud from t');
+select model_evaluate('m', 7, 'select * from t');
