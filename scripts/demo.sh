@@ -2,7 +2,7 @@
 # make demo: setup → up → every event family from pulse-gen → ingest → dbt build → summary.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-DEMO_ORDERS="${PULSE_DEMO_ORDERS:-10000}"
+DEMO_ORDERS="${PULSE_DEMO_ORDERS:-30000}"
 DEMO_GROUP=pulse-demo
 t_start=$SECONDS
 
@@ -19,8 +19,8 @@ psql_pulse -q -v ON_ERROR_STOP=1 -c "select feature_refresh(entity_type) from (s
 
 # A new seed per run keeps order ids unique when the demo is run again on the same stack.
 seed="$(date +%s)"
-log "demo: producing a month of shop traffic around $DEMO_ORDERS orders, every event family (seed $seed, plus 21 malformed) ..."
-"$RELEASE_BIN/pulse-gen" --partitions 4 --count "$DEMO_ORDERS" --days 30 --invalid 21 --seed "$seed" \
+log "demo: producing two months of shop traffic around $DEMO_ORDERS orders, every event family (seed $seed, plus 21 malformed) ..."
+"$RELEASE_BIN/pulse-gen" --partitions 4 --count "$DEMO_ORDERS" --days 60 --invalid 21 --seed "$seed" \
   --dump "$STATE/demo-produced.jsonl"
 produced=$(wc -l <"$STATE/demo-produced.jsonl")
 
@@ -106,6 +106,37 @@ select fraud, count(*) as orders, round(avg(card_orders_24h)::numeric, 2) as car
        round(avg(card_customers_24h)::numeric, 2) as card_customers_24h, round(avg(card_chargebacks_90d)::numeric, 3) as card_chargebacks_90d,
        round(avg(customer_orders_30d)::numeric, 2) as customer_orders_30d
   from demo_training_set group by 1 order by 1"
+echo "-- models: the fraud model trained in the database on point-in-time features, deployed as champion (sql/fraud_model.sql)"
+t_model=$SECONDS
+PGOPTIONS="-c client_min_messages=warning" psql_pulse -q -v ON_ERROR_STOP=1 -f "$ROOT/sql/fraud_model.sql" >/dev/null
+champion=$(psql_pulse -Atc "select model_deployments('fraud')->>'champion'")
+# Challengers on the same rows: a random forest as a 20 % canary, a stronger-regularised
+# logistic regression as a shadow (scored and logged, never served).
+params='{"exclude": ["order_id", "card", "customer"]}'
+canary=$(psql_pulse -Atc "select train_model('fraud', 'select * from fraud_training', 'fraud', 'random_forest', '$params'::jsonb || '{\"n_trees\": 30}')")
+shadow=$(psql_pulse -Atc "select train_model('fraud', 'select * from fraud_training', 'fraud', 'logistic_regression', '$params'::jsonb || '{\"alpha\": 50}')")
+psql_pulse -Atc "select model_deploy('fraud', $canary, 'canary', 0.2), model_deploy('fraud', $shadow, 'shadow')" >/dev/null
+echo "3 versions trained and deployed in $((SECONDS - t_model))s"
+psql_pulse -P footer=off -c "
+select m.version, m.algorithm, coalesce(d.role, '-') as role, d.traffic, m.training_rows, m.test_rows,
+       (m.metrics->>'positives')::int as test_frauds, round((m.metrics->>'roc_auc')::numeric, 3) as roc_auc,
+       round((m.metrics->>'pr_auc')::numeric, 3) as pr_auc, round((m.metrics->>'log_loss')::numeric, 4) as log_loss
+  from pulse.models m left join pulse.active_deployments d on d.model = m.name and d.version = m.version
+ where m.name = 'fraud' and m.version in ($champion, $canary, $shadow) order by m.version"
+echo "-- score_fraud(o) on the latest orders: inputs from the order and the online feature store"
+psql_pulse -P footer=off -c "
+select o.order_id, o.amount, o.email_domain, round(score_fraud(o)::numeric, 4) as fraud_probability
+  from raw.orders o order by o.created_at desc limit 5"
+risky=$(psql_pulse -Atc "select order_id from (select order_id, score_fraud(o) s from raw.orders o order by created_at desc limit 2000) x order by s desc limit 1")
+echo "-- score_fraud_explain: the riskiest of the latest 2,000 orders ($risky)"
+psql_pulse -P footer=off -c "select jsonb_pretty(score_fraud_explain(to_jsonb(o), 3)) as explain from raw.orders o where order_id = '$risky'"
+psql_pulse -Atc "select count(score_fraud(o)) from (select * from raw.orders order by created_at desc limit 10000) o" >/dev/null
+echo "-- pulse.model_comparison after scoring the latest 10,000 orders: champion, canary and shadow (decision log)"
+psql_pulse -P footer=off -c "
+select route, version, sum(decisions) as decisions, round(avg(mean_score)::numeric, 4) as mean_score,
+       round(avg(flagged_rate)::numeric, 4) as flagged_rate, round(avg(agreement)::numeric, 4) as agreement_with_served
+  from pulse.model_comparison where model = 'fraud' and hour >= date_trunc('hour', now() - interval '5 minutes')
+ group by 1, 2 order by 1, 2"
 echo "-- the pulse extension: GrowthBook-compatible bucketing in SQL"
 psql_pulse -P footer=off -c "select ab_hash('feature', '123', 2) as bucket"
 psql_pulse -P footer=off -c "

@@ -150,7 +150,13 @@ impl Request {
 }
 
 fn flush() {
+    let lxid = unsafe { (*pg_sys::MyProc).lxid };
     let (rows, dropped) = PENDING.with_borrow_mut(|p| (std::mem::take(&mut p.rows), std::mem::take(&mut p.dropped)));
+    // A hook left over from a transaction that ended without commit or abort events (PREPARE
+    // TRANSACTION) must not write that transaction's rows into this one.
+    if PENDING.with_borrow(|p| p.lxid) != Some(lxid) {
+        return;
+    }
     if dropped > 0 {
         pgrx::warning!("pulse: {dropped} decisions of this transaction were not logged (pulse.decision_log_max_rows)");
     }

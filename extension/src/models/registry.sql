@@ -74,23 +74,25 @@ comment on view pulse.active_deployments is 'what score() routes to now: the cha
 -- served for the same request.
 create view pulse.model_comparison as
 with d as (
-    select d.*, date_trunc('hour', d.decided_at) as hour, m.threshold
+    -- The served score of each request sits next to its shadows' (a window, not a self-join:
+    -- the log is large and its statistics are often stale).
+    select d.model, date_trunc('hour', d.decided_at) as hour, d.route, d.version, d.score, m.threshold,
+           max(d.score) filter (where d.route <> 'shadow') over request as served_score,
+           max(m.threshold) filter (where d.route <> 'shadow') over request as served_threshold
       from pulse.decisions d
       join pulse.models m on m.name = d.model and m.version = d.version
-), served as (
-    select * from d where route in ('champion', 'canary')
+    window request as (partition by d.model, d.decided_at, d.request_id)
 )
-select d.model, d.hour, d.route, d.version,
+select model, hour, route, version,
        count(*) as decisions,
-       count(*) filter (where d.score is null) as errors,
-       avg(d.score) as mean_score,
-       percentile_cont(0.5) within group (order by d.score) as p50_score,
-       percentile_cont(0.9) within group (order by d.score) as p90_score,
-       avg((d.score >= d.threshold)::int) as flagged_rate,
-       avg(((d.score >= d.threshold) = (s.score >= s.threshold))::int) filter (where d.route = 'shadow') as agreement,
-       avg(abs(d.score - s.score)) filter (where d.route = 'shadow') as mean_abs_diff
+       count(*) filter (where score is null) as errors,
+       avg(score) as mean_score,
+       percentile_cont(0.5) within group (order by score) as p50_score,
+       percentile_cont(0.9) within group (order by score) as p90_score,
+       avg((score >= threshold)::int) as flagged_rate,
+       avg(((score >= threshold) = (served_score >= served_threshold))::int) filter (where route = 'shadow') as agreement,
+       avg(abs(score - served_score)) filter (where route = 'shadow') as mean_abs_diff
   from d
-  left join served s on d.route = 'shadow' and s.request_id = d.request_id and s.decided_at = d.decided_at and s.model = d.model
  group by 1, 2, 3, 4;
 comment on view pulse.model_comparison is 'per model and hour: decisions, score distribution and flagged rate of the champion, canary and shadows; for shadows, agreement (same flag at each version''s threshold) and mean absolute score difference with the score served for the same request';
 
