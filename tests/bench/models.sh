@@ -121,12 +121,17 @@ cat >"$WORK/score.sql" <<SQL
 \\set id random(0, $n_orders - 1)
 select score_fraud(order_json) from bench_requests where id = :id;
 SQL
-# pgbench_run CLIENTS SECONDS: prints "tps p50_ms p99_ms failed" (exact percentiles from the
-# per-transaction log, whose third field is the latency in microseconds).
+# The harness's own ceiling: the same transaction, order lookup included, without scoring.
+cat >"$WORK/lookup.sql" <<SQL
+\\set id random(0, $n_orders - 1)
+select order_json is not null from bench_requests where id = :id;
+SQL
+# pgbench_run CLIENTS SECONDS [SCRIPT]: prints "tps p50_ms p99_ms failed" (exact percentiles
+# from the per-transaction log, whose third field is the latency in microseconds).
 pgbench_run() {
   local dir="$WORK/pgbench-$1" out
   rm -rf "$dir"; mkdir -p "$dir"
-  out=$(cd "$dir" && "$PGBIN/pgbench" -n -M prepared -c "$1" -j $(($1 < 2 ? $1 : 2)) -T "$2" -f "$WORK/score.sql" \
+  out=$(cd "$dir" && "$PGBIN/pgbench" -n -M prepared -c "$1" -j $(($1 < 2 ? $1 : 2)) -T "$2" -f "${3:-$WORK/score.sql}" \
           --log --log-prefix=tx 2>&1) || { echo "$out" >&2; die "pgbench failed"; }
   cat "$dir"/tx.* | awk '{print $3}' | sort -n >"$dir/latencies"
   awk -v tps="$(echo "$out" | awk '/^tps = / {print $3; exit}')" \
@@ -142,6 +147,7 @@ r=$(pgbench_run 8 "$SECS"); read -r pg_tps8 pg_p50_8 pg_p99_8 pg_fail8 <<<"$r"
 nolog="$PGOPTIONS -c pulse.decision_log=off"
 r=$(PGOPTIONS="$nolog" pgbench_run 1 "$SECS"); read -r nolog_tps1 nolog_p50_1 nolog_p99_1 nolog_fail1 <<<"$r"
 r=$(PGOPTIONS="$nolog" pgbench_run 8 "$SECS"); read -r nolog_tps8 nolog_p50_8 nolog_p99_8 nolog_fail8 <<<"$r"
+r=$(pgbench_run 8 "$SECS" "$WORK/lookup.sql"); read -r ceil_tps8 ceil_p50_8 ceil_p99_8 _ <<<"$r"
 logged=$(q "select count(*) from pulse.decisions where model = 'fraud'")
 
 # --- 2b. the same model behind FastAPI, under wrk ---
@@ -243,6 +249,9 @@ printf '              8 clients: %9.0f tps   p50 %7.3f ms   p99 %7.3f ms   faile
 printf '            the same, decision log off:\n'
 printf '              1 client:  %9.0f tps   p50 %7.3f ms   p99 %7.3f ms   failed %s\n' "$nolog_tps1" "$nolog_p50_1" "$nolog_p99_1" "$nolog_fail1"
 printf '              8 clients: %9.0f tps   p50 %7.3f ms   p99 %7.3f ms   failed %s\n' "$nolog_tps8" "$nolog_p50_8" "$nolog_p99_8" "$nolog_fail8"
+printf '            the same transaction without score_fraud (what pgbench and Postgres alone reach here):\n'
+printf '              8 clients: %9.0f tps   p50 %7.3f ms   p99 %7.3f ms   (%.1f x the service)\n' \
+  "$ceil_tps8" "$ceil_p50_8" "$ceil_p99_8" "$(calc "$ceil_tps8 / $svc_rps8")"
 printf '            FastAPI + scikit-learn (uvicorn, 2 workers), wrk, features precomputed in the body:\n'
 printf '              1 conn:    %9.0f req/s p50 %7.3f ms   p99 %7.3f ms   errors %s\n' "$svc_rps1" "$svc_p50_1" "$svc_p99_1" "$svc_err1"
 printf '              8 conns:   %9.0f req/s p50 %7.3f ms   p99 %7.3f ms   errors %s\n' "$svc_rps8" "$svc_p50_8" "$svc_p99_8" "$svc_err8"
