@@ -2,10 +2,14 @@
 # Model serving benchmark (make bench): the fraud model scored inside Postgres by Pulse, side by
 # side with the conventional deployment of the same model (tests/bench/model_service.py: FastAPI +
 # scikit-learn behind uvicorn, 2 workers). In one run, on this machine:
-#  1. batch: rows/s of score_fraud(o) over BENCH_SCORE_ROWS order rows (as the planner runs it),
-#     and of score('fraud', float8[]) on one core (max_parallel_workers_per_gather = 0);
+#  1. batch: rows/s of score_fraud(o) over BENCH_SCORE_ROWS order rows (as the planner runs it,
+#     and on one core), and of score(name, float8[]) on one core (max_parallel_workers_per_gather
+#     = 0); the fraud model has text inputs, so the array form runs a numeric-only sibling
+#     (fraud_numeric) trained on the same rows;
 #  2. requests: pgbench at 1 and 8 clients, one random order scored per transaction, exact
-#     p50/p99 from the per-transaction log; the service under the same load with wrk;
+#     p50/p99 from the per-transaction log, with the decision log on (the default) and off, and
+#     the same transaction without scoring (the harness's ceiling here); the service under the
+#     same load with wrk, and a check that both give the same scores;
 #  3. first call: the first score_fraud of 5 fresh connections (library and model loading);
 #  4. the ratios Pulse / service. Targets are printed next to the numbers, never asserted.
 # The service is handed every model input precomputed (the order's fields plus the card and
