@@ -37,7 +37,9 @@ check "training again on the same rows gives the same model (seeded, same finger
 for alg in logistic_regression decision_tree random_forest; do
   q "select train_model('check_$alg', 'select * from fraud_training', 'fraud', '$alg', '{\"exclude\": [\"order_id\", \"card\", \"customer\"], \"n_trees\": 20}'::jsonb - case when '$alg' = 'random_forest' then '' else 'n_trees' end)" >/dev/null
   q "select model_deploy('check_$alg', 1, 'champion')" >/dev/null
-  "$PY" "$ROOT/tests/models/check_model.py" "check_$alg" 1 fraud_training || true
+  # Its failures print "not ok" lines and exit 1; a crash prints none, so say so.
+  "$PY" "$ROOT/tests/models/check_model.py" "check_$alg" 1 fraud_training \
+    || { echo "not ok - check_model.py $alg exited non-zero"; fails=$((fails + 1)); }
 done
 
 # score_fraud reads the online store: for orders that are their customer's latest, it equals

@@ -5,8 +5,8 @@
 ROWS_TABLE holds the model's training rows (the label, an as_of timestamp and the inputs) in
 the order train_model read them. The model must be the champion of NAME. Prints TAP lines:
   - every in-database score(NAME, row) equals the numpy reference on model_export to 1e-9;
-  - the stored hold-out metrics equal scikit-learn's on the hold-out rows (the latest
-    test_rows by as_of, ties in row order, as the time split takes them) to 1e-9.
+  - the stored hold-out metrics equal scikit-learn's on the hold-out rows (those stamped at or
+    after the time split's cut: the latest test_rows by as_of, ties never split) to 1e-9.
 """
 import json
 import os
@@ -50,16 +50,17 @@ def main(name, version, table):
     worst = float(np.max(np.abs(in_db - ref)))
     check(f"{name} v{version}: {len(rows)} in-database scores equal the numpy reference (max |diff| {worst:.2e} <= {TOL})",
           worst <= TOL)
-    # The time split's hold-out: the latest test_rows rows (stable sort by time, then row order).
-    order = sorted(range(len(rows)), key=lambda i: (times[i], i))
-    hold = np.array(order[len(rows) - test_rows:])
+    # The time split's hold-out: every row at or after the cut, the test_rows-th latest time.
+    cut = np.sort(times)[len(rows) - test_rows]
+    hold = np.flatnonzero(times >= cut)
+    check(f"{name} v{version}: the hold-out is the rows from the cut on", len(hold) == test_rows, f"{len(hold)} != {test_rows}")
     y, s = labels[hold], in_db[hold]
     t = stored["threshold"]
     pred = (s >= t).astype(int)
     ref_metrics = {
         "roc_auc": skm.roc_auc_score(y, s),
         "pr_auc": skm.average_precision_score(y, s),
-        "log_loss": skm.log_loss(y, np.clip(s, 1e-15, 1 - 1e-15), labels=[0, 1]),
+        "log_loss": skm.log_loss(y, s, labels=[0, 1]),
         "precision": skm.precision_score(y, pred, zero_division=0),
         "recall": skm.recall_score(y, pred, zero_division=0),
         "f1": skm.f1_score(y, pred, zero_division=0),

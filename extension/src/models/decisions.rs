@@ -1,7 +1,9 @@
 //! The decision log. Scoring functions are STABLE and may run in read-only contexts, so they
 //! cannot insert; instead each backend buffers its decisions and writes them with one INSERT
 //! when the transaction commits (a pre-commit callback), and forgets them if it aborts — a
-//! logged decision is one whose transaction committed. Parallel workers do not log.
+//! logged decision is one whose transaction committed (and whose savepoint was not rolled
+//! back). The insert runs as the owner of `pulse.decisions`, so any role that may score is
+//! audited without INSERT on the log. Parallel workers and read-only transactions do not log.
 use std::cell::RefCell;
 
 use pgrx::prelude::*;
@@ -16,6 +18,8 @@ pub static SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(1.0);
 pub static MAX_ROWS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 
 pub fn init_gucs() {
+    // Rows of a rolled-back savepoint are dropped; the callback lives as long as the backend.
+    unsafe { pg_sys::RegisterSubXactCallback(Some(subxact_callback), std::ptr::null_mut()) };
     GucRegistry::define_bool_guc(
         c"pulse.decision_log",
         c"log scores to pulse.decisions",
@@ -37,7 +41,7 @@ pub fn init_gucs() {
     GucRegistry::define_int_guc(
         c"pulse.decision_log_max_rows",
         c"decisions buffered per transaction",
-        c"Decisions beyond this many in one transaction are not logged; a warning at commit says how many.",
+        c"Scoring calls after this many decisions in one transaction are not logged; a warning at commit says how many.",
         &MAX_ROWS,
         0,
         i32::MAX,
@@ -56,6 +60,8 @@ pub struct Decision {
     score: Option<f64>,
     features: Option<String>,
     error: Option<String>,
+    /// The subtransaction that made it: dropped if that savepoint is rolled back.
+    subxact: u32,
 }
 
 impl Decision {
@@ -85,6 +91,7 @@ impl Decision {
             score,
             features,
             error,
+            subxact: 0,
         }
     }
 }
@@ -110,7 +117,7 @@ pub struct Request {
 
 /// A request to log, or None when logging is off, sampled out, or in a parallel worker.
 pub fn start() -> Option<Request> {
-    if !DECISION_LOG.get() || unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
+    if !DECISION_LOG.get() || unsafe { pg_sys::ParallelWorkerNumber >= 0 || pg_sys::XactReadOnly } {
         return None;
     }
     let (lxid, at) = unsafe { ((*pg_sys::MyProc).lxid, pg_sys::GetCurrentStatementStartTimestamp()) };
@@ -118,11 +125,18 @@ pub fn start() -> Option<Request> {
         if p.lxid != Some(lxid) {
             *p = Pending { lxid: Some(lxid), requests: p.requests, ..Pending::default() };
             register_xact_callback(PgXactCallbackEvent::PreCommit, flush);
+            // PREPARE TRANSACTION: the log rows become part of the prepared transaction.
+            register_xact_callback(PgXactCallbackEvent::PrePrepare, flush);
             register_xact_callback(PgXactCallbackEvent::Abort, || PENDING.with_borrow_mut(|p| p.rows.clear()));
         }
+        // A full buffer: count the call and skip building its rows (batch scoring stays cheap).
+        if p.rows.len() >= MAX_ROWS.get().max(0) as usize {
+            p.dropped += 1;
+            return None;
+        }
         p.requests = p.requests.wrapping_add(1);
-        ((unsafe { pg_sys::MyProcPid } as i64) << 32) | p.requests as i64
-    });
+        Some(((unsafe { pg_sys::MyProcPid } as i64) << 32) | p.requests as i64)
+    })?;
     let rate = SAMPLE_RATE.get();
     if rate < 1.0 {
         let h = xxhash_rust::xxh3::xxh3_64(&id.to_le_bytes()) as f64 / u64::MAX as f64;
@@ -137,12 +151,10 @@ impl Request {
     pub fn push(&self, mut d: Decision) {
         d.request_id = self.id;
         d.at = self.at;
+        d.subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
         PENDING.with_borrow_mut(|p| {
-            if p.rows.len() < MAX_ROWS.get().max(0) as usize {
-                p.rows.push(d);
-            } else {
-                p.dropped += 1;
-            }
+            // A call's shadows may go past the cap by a few rows: the call is logged whole.
+            p.rows.push(d);
         });
     }
 
@@ -158,13 +170,11 @@ fn flush() {
         return;
     }
     if dropped > 0 {
-        pgrx::warning!("pulse: {dropped} decisions of this transaction were not logged (pulse.decision_log_max_rows)");
+        pgrx::warning!(
+            "pulse: {dropped} scoring calls of this transaction were not logged (pulse.decision_log_max_rows)"
+        );
     }
     if rows.is_empty() {
-        return;
-    }
-    if unsafe { pg_sys::XactReadOnly } {
-        pgrx::warning!("pulse: {} decisions not logged: the transaction is read-only", rows.len());
         return;
     }
     let at: Vec<i64> = rows.iter().map(|d| d.at).collect();
@@ -176,8 +186,21 @@ fn flush() {
     let score: Vec<Option<f64>> = rows.iter().map(|d| d.score).collect();
     let features: Vec<Option<&str>> = rows.iter().map(|d| d.features.as_deref()).collect();
     let error: Vec<Option<&str>> = rows.iter().map(|d| d.error.as_deref()).collect();
-    // Pre-commit runs after the statement's snapshot is gone; the insert needs one.
-    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    // Pre-commit runs after the statement's snapshot is gone; the insert needs one. It runs as the
+    // log's owner (an abort restores the user id, so an error needs no cleanup here).
+    let (mut user, mut context) = (pg_sys::Oid::INVALID, 0);
+    unsafe {
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        let owner = Spi::get_one::<pg_sys::Oid>("select relowner from pg_class where oid = 'pulse.decisions'::regclass")
+            .ok()
+            .flatten()
+            .unwrap_or(user);
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32,
+        );
+    }
     let written = Spi::run_with_args(
         "insert into pulse.decisions (decided_at, model, version, route, unit_key, request_id, score, features, error)
          select timestamptz '2000-01-01 00:00:00+00' + t * interval '1 microsecond', m, v, r, u, q, s, f::jsonb, e
@@ -195,6 +218,23 @@ fn flush() {
             error.into(),
         ],
     );
-    unsafe { pg_sys::PopActiveSnapshot() };
+    unsafe {
+        pg_sys::PopActiveSnapshot();
+        pg_sys::SetUserIdAndSecContext(user, context);
+    }
     written.expect("writing pulse.decisions");
+}
+
+/// On rollback of a savepoint, forget the decisions made in it and in its children (their
+/// subtransaction ids are the rolled-back one or later).
+#[pg_guard]
+unsafe extern "C-unwind" fn subxact_callback(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        PENDING.with_borrow_mut(|p| p.rows.retain(|d| d.subxact < my_subid));
+    }
 }

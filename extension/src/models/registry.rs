@@ -65,7 +65,8 @@ fn train_new_version(
         }
         let data = read(client, training_sql, label, label_type, time.as_deref(), &columns)?;
         let trained = train(&data, label, &params, test_fraction)?;
-        client.update("select _model_lock($1)", None, &[name.into()]).map_err(spi)?;
+        // The same lock as the deployment functions (_model_lock): one new version at a time.
+        client.update("select pg_advisory_xact_lock(hashtext('pulse.model:' || $1))", None, &[name.into()]).map_err(spi)?;
         let version = client
             .select("select coalesce(max(version), 0) + 1 from pulse.models where name = $1", None, &[name.into()])
             .map_err(spi)?
@@ -325,7 +326,7 @@ pub(crate) fn spi(e: pgrx::spi::SpiError) -> PulseError {
 extension_sql!(
     r#"
 comment on function train_model(text, text, text, text, jsonb, float8) is
-'trains a new version of model name on the rows of training_sql (run with the caller''s privileges) and returns its version. label: a boolean or 0/1 column. Every other column is an input: numbers and booleans are standardised (NULL -> training mean), text is one-hot encoded (the max_categories most frequent levels; NULL and others -> zeros); date/timestamp columns are not inputs. Split: by time (the latest test_fraction of rows by the query''s date/timestamp column, or params time_column) when there is one, else stratified by label with params seed. algorithm: logistic_regression (params alpha, L2), decision_tree or random_forest (max_depth, min_samples_leaf, min_samples_split; n_trees, max_features) with smartcore. Common params: seed (42), threshold (0.5), split, time_column, exclude, max_categories (20). Hold-out metrics (roc_auc, pr_auc, log_loss, precision, recall, f1, confusion at threshold) are stored in pulse.models.';
+'trains a new version of model name on the rows of training_sql (run with the caller''s privileges) and returns its version. label: a boolean or 0/1 column. Every other column is an input: numbers and booleans are standardised (NULL -> training mean), text is one-hot encoded (the max_categories most frequent levels; NULL and others -> zeros); date/timestamp columns are not inputs. Split: by time (the latest test_fraction of rows by the query''s date/timestamp column, or params time_column, cut at a time so ties stay together) when there is one, else stratified by label (a seeded hash of each row''s content). Rows are canonically ordered first, so the result does not depend on the query''s row order. algorithm: logistic_regression (params alpha, L2), decision_tree or random_forest (max_depth, min_samples_leaf, min_samples_split; n_trees, max_features) with smartcore. Common params: seed (42), threshold (0.5), split, time_column, exclude, max_categories (20). Hold-out metrics (roc_auc, pr_auc, log_loss, precision, recall, f1, confusion at threshold) are stored in pulse.models.';
 comment on function model_evaluate(text, int, text) is
 'metrics of version of model name on the rows of labelled_sql (the model''s label column and inputs by name, run with the caller''s privileges): rows, positives, roc_auc, pr_auc, log_loss, precision, recall, f1 and confusion at the model''s threshold, and the data fingerprint';
 "#,

@@ -126,7 +126,7 @@ begin
     if name is null or version is null or role is null then
         raise exception 'name, version and role must not be null' using errcode = '22004';
     end if;
-    perform _model_lock(name);
+    perform @extschema@._model_lock(name);
     if not exists (select from pulse.models m where m.name = model_deploy.name and m.version = model_deploy.version) then
         raise exception 'unknown model "%" version %', name, version using errcode = '42704',
             hint = case when exists (select from pulse.models m where m.name = model_deploy.name)
@@ -147,7 +147,11 @@ begin
     select d.role into current_role_of from pulse.deployments d
      where d.model = model_deploy.name and d.version = model_deploy.version and d.retired_at is null;
     if current_role_of = role and role <> 'canary' then
-        return model_deployments(name);  -- already so: nothing to change
+        return @extschema@.model_deployments(name);  -- already so: nothing to change
+    end if;
+    if current_role_of = 'champion' then
+        raise exception 'version % is the champion of model "%"', version, name using errcode = '22023',
+            hint = 'Deploy another version as champion first; a model without a champion cannot score.';
     end if;
     -- A version plays one role at a time; the role's previous holder (if any) steps down.
     update pulse.deployments d set retired_at = clock_timestamp()
@@ -155,7 +159,7 @@ begin
        and (d.version = model_deploy.version or (d.role = model_deploy.role and model_deploy.role <> 'shadow'));
     insert into pulse.deployments (model, version, role, traffic, action)
     values (name, version, role, traffic, 'deploy');
-    return model_deployments(name);
+    return @extschema@.model_deployments(name);
 end $$;
 comment on function model_deploy(text, int, text, float8) is
 'makes version of model name its champion (serves every unit key not routed to the canary), its canary (serves the share traffic of unit keys, chosen by ab_hash) or a shadow (scored and logged, never returned). The previous holder of the role steps down; sessions already connected use the change from their next statement. Returns model_deployments(name).';
@@ -163,14 +167,14 @@ comment on function model_deploy(text, int, text, float8) is
 create function model_undeploy(name text, version int) returns jsonb
 language plpgsql volatile as $$
 begin
-    perform _model_lock(name);
+    perform @extschema@._model_lock(name);
     update pulse.deployments d set retired_at = clock_timestamp()
      where d.model = model_undeploy.name and d.version = model_undeploy.version and d.retired_at is null;
     if not found then
         raise exception 'model "%" version % is not deployed', name, version using errcode = '42704',
             hint = 'See pulse.active_deployments.';
     end if;
-    return model_deployments(name);
+    return @extschema@.model_deployments(name);
 end $$;
 comment on function model_undeploy(text, int) is
 'retires the active role of version of model name (a canary or shadow typically; retiring the champion leaves the model without one). Returns model_deployments(name).';
@@ -181,7 +185,7 @@ declare
     top bigint;
     previous int;
 begin
-    perform _model_lock(name);
+    perform @extschema@._model_lock(name);
     -- Champion deployments form a stack: deploy pushes, rollback pops. A popped entry is marked
     -- rolled_back and never comes back, so two rollbacks in a row go two steps back instead of
     -- flip-flopping between two versions.
@@ -200,7 +204,7 @@ begin
     update pulse.deployments d set retired_at = clock_timestamp()
      where d.model = model_rollback.name and d.retired_at is null and (d.role = 'champion' or d.version = previous);
     insert into pulse.deployments (model, version, role, action) values (name, previous, 'champion', 'rollback');
-    return model_deployments(name);
+    return @extschema@.model_deployments(name);
 end $$;
 comment on function model_rollback(text) is
 'restores the champion deployed before the current one; a second rollback goes one further step back (a rolled-back deployment is never restored by rollback). Raises 22023 when there is none. Returns model_deployments(name).';

@@ -42,7 +42,7 @@ struct Loaded {
 
 /// What one model name routes to, as read at one statement.
 struct Routing {
-    statement: (u32, i64),
+    statement: (u32, i64, u32),
     champion: Option<Rc<Loaded>>,
     canary: Option<(Rc<Loaded>, f64)>,
     shadows: Vec<Rc<Loaded>>,
@@ -60,7 +60,7 @@ struct Cache {
     routing: HashMap<String, Rc<Routing>>,
     models: HashMap<i64, Rc<Loaded>>,
     loaded_order: VecDeque<i64>,
-    features: Option<((u32, i64), Rc<HashMap<String, FeatureRef>>)>,
+    features: Option<((u32, i64, u32), Rc<HashMap<String, FeatureRef>>)>,
     deployments_stmt: Option<OwnedPreparedStatement>,
     online_stmt: Option<OwnedPreparedStatement>,
 }
@@ -69,9 +69,13 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-/// (local transaction id, statement start): changes with every top-level statement.
-fn statement() -> (u32, i64) {
-    unsafe { ((*pg_sys::MyProc).lxid, pg_sys::GetCurrentStatementStartTimestamp()) }
+/// (local transaction id, statement start, command id): changes with every top-level statement,
+/// and after a write in the same transaction (statements of one multi-statement query string share
+/// their start time, but a deploy between them advances the command id).
+fn statement() -> (u32, i64, u32) {
+    unsafe {
+        ((*pg_sys::MyProc).lxid, pg_sys::GetCurrentStatementStartTimestamp(), pg_sys::GetCurrentCommandId(false))
+    }
 }
 
 fn routing(name: &str) -> Result<Rc<Routing>> {
@@ -100,10 +104,14 @@ fn routing(name: &str) -> Result<Rc<Routing>> {
         }
     }
     if r.champion.is_none() {
-        let known = Spi::get_one_with_args::<bool>("select exists (select from pulse.models where name = $1)", &[name.into()])
-            .ok()
-            .flatten()
-            .unwrap_or(false);
+        // A read-only query (no transaction id: this also runs on standbys and in parallel workers).
+        let known = Spi::connect(|client| {
+            client
+                .select("select exists (select from pulse.models where name = $1)", None, &[name.into()])
+                .and_then(|t| t.first().get_one::<bool>())
+                .map_err(spi)
+        })?
+        .unwrap_or(false);
         return Err(if known {
             PulseError::new(Kind::UndefinedObject, format!("model \"{name}\" has no champion"))
                 .hint(format!("Deploy a version: select model_deploy('{name}', <version>, 'champion')."))
@@ -268,7 +276,8 @@ pub const FRAUD_MODEL: &str = "fraud";
 
 fn fraud(order: &JsonB) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
     let Json::Object(order) = &order.0 else { return Err(PulseError::invalid("order must be a jsonb object")) };
-    let unit = ["customer_id", "order_id"].iter().find_map(|k| order.get(*k).and_then(Json::as_str));
+    let unit_key = ["customer_id", "order_id"].iter().find_map(|k| order.get(*k).and_then(json_key));
+    let unit = unit_key.as_deref();
     let features = RefCell::new(None::<Map<String, Json>>);
     decide(FRAUD_MODEL, unit, |model| {
         let mut all = features.borrow_mut();

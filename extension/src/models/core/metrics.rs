@@ -1,6 +1,7 @@
 //! Hold-out metrics of a binary classifier, with scikit-learn's definitions (checked against it
 //! in tests/models/test_metrics.py): ROC AUC (smartcore's, midranks for ties), average precision
-//! as PR AUC, log loss with probabilities clipped to [1e-15, 1 - 1e-15], and precision, recall,
+//! as PR AUC, log loss with probabilities clipped to [eps, 1 - eps] (f64 machine epsilon, as
+//! scikit-learn 1.9 does), and precision, recall,
 //! F1 and the confusion matrix at a threshold (score >= threshold is positive).
 //! smartcore has no average precision or log loss, so those two are written here.
 use serde::Serialize;
@@ -30,7 +31,7 @@ pub struct Confusion {
     pub fn_: usize,
 }
 
-const EPS: f64 = 1e-15;
+const EPS: f64 = f64::EPSILON;
 
 /// Metrics of `scores` against `labels`; both the same non-zero length.
 pub fn evaluate(labels: &[bool], scores: &[f64], threshold: f64) -> Metrics {

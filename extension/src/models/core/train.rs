@@ -46,28 +46,67 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// xxh3-64 of the column names, values and labels in row order: equal data, equal fingerprint.
+    /// xxh3-64 of each row's values and label (NULLs and column boundaries marked).
+    fn row_hashes(&self) -> Vec<u64> {
+        (0..self.labels.len())
+            .map(|r| {
+                let mut h = Xxh3::new();
+                for c in &self.columns {
+                    match &c.data {
+                        ColumnData::Numeric(v) => match v[r] {
+                            Some(x) => h.update(&x.to_bits().to_le_bytes()),
+                            None => h.update(&[0xfe]),
+                        },
+                        ColumnData::Categorical(v) => match &v[r] {
+                            Some(s) => {
+                                h.update(s.as_bytes());
+                                h.update(&[0]);
+                            }
+                            None => h.update(&[0xfe]),
+                        },
+                    }
+                    h.update(&[0xff]);
+                }
+                h.update(&[self.labels[r] as u8]);
+                h.digest()
+            })
+            .collect()
+    }
+
+    /// xxh3-64 of the column names and the sorted row hashes: equal data, equal fingerprint,
+    /// whatever order the query returned the rows in.
     pub fn fingerprint(&self) -> String {
+        let mut rows = self.row_hashes();
+        rows.sort_unstable();
         let mut h = Xxh3::new();
         for c in &self.columns {
             h.update(c.name.as_bytes());
             h.update(&[0xff]);
-            match &c.data {
-                ColumnData::Numeric(v) => v.iter().for_each(|x| match x {
-                    Some(x) => h.update(&x.to_bits().to_le_bytes()),
-                    None => h.update(&[0xfe]),
-                }),
-                ColumnData::Categorical(v) => v.iter().for_each(|x| match x {
-                    Some(s) => {
-                        h.update(s.as_bytes());
-                        h.update(&[0])
-                    }
-                    None => h.update(&[0xfe]),
-                }),
-            }
         }
-        self.labels.iter().for_each(|&l| h.update(&[l as u8]));
+        rows.iter().for_each(|r| h.update(&r.to_le_bytes()));
         format!("{:016x}", h.digest())
+    }
+
+    /// The rows in a canonical order (time, then content), so that the split and the fit do not
+    /// depend on the order a query without ORDER BY happened to return.
+    fn canonical(&self) -> (Dataset, Vec<u64>) {
+        let hashes = self.row_hashes();
+        let time = |i: usize| self.times.as_ref().map_or(0, |t| t[i]);
+        let mut order: Vec<usize> = (0..self.labels.len()).collect();
+        order.sort_by_key(|&i| (time(i), hashes[i], self.labels[i]));
+        let pick = |c: &Column| Column {
+            name: c.name.clone(),
+            data: match &c.data {
+                ColumnData::Numeric(v) => ColumnData::Numeric(order.iter().map(|&i| v[i]).collect()),
+                ColumnData::Categorical(v) => ColumnData::Categorical(order.iter().map(|&i| v[i].clone()).collect()),
+            },
+        };
+        let data = Dataset {
+            columns: self.columns.iter().map(pick).collect(),
+            labels: order.iter().map(|&i| self.labels[i]).collect(),
+            times: self.times.as_ref().map(|t| order.iter().map(|&i| t[i]).collect()),
+        };
+        (data, order.iter().map(|&i| hashes[i]).collect())
     }
 }
 
@@ -230,7 +269,9 @@ pub fn train(data: &Dataset, label: &str, params: &Params, test_fraction: f64) -
             .hint("A classifier needs both true and false labels."));
     }
     let split = params.split.unwrap_or(if data.times.is_some() { Split::Time } else { Split::Stratified });
-    let (train_idx, test_idx) = split_rows(data, split, test_fraction, params.seed)?;
+    let (canonical, hashes) = data.canonical();
+    let data = &canonical;
+    let (train_idx, test_idx) = split_rows(data, &hashes, split, test_fraction, params.seed)?;
     if !both_classes(data, &train_idx) {
         return Err(PulseError::invalid("the training part of the split has one class only")
             .hint("Use a smaller test_fraction or params {\"split\": \"stratified\"}."));
@@ -354,8 +395,14 @@ fn both_classes(data: &Dataset, idx: &[usize]) -> bool {
     pos > 0 && pos < idx.len()
 }
 
-/// (training rows, test rows), each in row order.
-fn split_rows(data: &Dataset, split: Split, test_fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+/// (training rows, test rows), each in row order; `hashes` are the rows' content hashes.
+fn split_rows(
+    data: &Dataset,
+    hashes: &[u64],
+    split: Split,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let n = data.labels.len();
     let mut test = match split {
         Split::Time => {
@@ -363,17 +410,25 @@ fn split_rows(data: &Dataset, split: Split, test_fraction: f64, seed: u64) -> Re
                 PulseError::invalid("a time split needs a time column")
                     .hint("Name it with params {\"time_column\": \"...\"} or use {\"split\": \"stratified\"}.")
             })?;
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by_key(|&i| (times[i], i));
             let k = (n as f64 * test_fraction).round() as usize;
-            order[n - k..].to_vec()
+            if k == 0 {
+                vec![]
+            } else {
+                // Cut at a time: rows stamped at the cut all go to the hold-out, so no moment is on
+                // both sides.
+                let mut sorted = times.clone();
+                sorted.sort_unstable();
+                let cut = sorted[n - k];
+                (0..n).filter(|&i| times[i] >= cut).collect()
+            }
         }
         Split::Stratified => {
             let mut test = vec![];
             for class in [false, true] {
-                // A seeded hash of the row number orders each class: deterministic, no RNG state.
+                // A seeded hash of the row's content orders each class: deterministic whatever
+                // order the rows came in, and no RNG state.
                 let mut rows: Vec<usize> = (0..n).filter(|&i| data.labels[i] == class).collect();
-                rows.sort_by_key(|&i| xxhash_rust::xxh3::xxh3_64_with_seed(&(i as u64).to_le_bytes(), seed));
+                rows.sort_by_key(|&i| (xxhash_rust::xxh3::xxh3_64_with_seed(&hashes[i].to_le_bytes(), seed), i));
                 let k = (rows.len() as f64 * test_fraction).round() as usize;
                 test.extend_from_slice(&rows[..k]);
             }

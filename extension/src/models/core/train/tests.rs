@@ -98,14 +98,44 @@ fn preprocessing_is_learnt_from_training_rows_only() {
 #[test]
 fn splits() {
     let d = data();
-    let (train_rows, test) = split_rows(&d, Split::Time, 0.1, 1).unwrap();
+    let h = d.row_hashes();
+    let (train_rows, test) = split_rows(&d, &h, Split::Time, 0.1, 1).unwrap();
     assert_eq!(test, (540..600).collect::<Vec<_>>(), "the latest rows are held out");
     assert_eq!(train_rows.len(), 540);
-    let (_, test) = split_rows(&d, Split::Stratified, 0.2, 1).unwrap();
+    let (_, test) = split_rows(&d, &h, Split::Stratified, 0.2, 1).unwrap();
     let pos = d.labels.iter().filter(|&&l| l).count();
     let test_pos = test.iter().filter(|&&i| d.labels[i]).count();
     assert_eq!(test_pos, (pos as f64 * 0.2).round() as usize);
-    assert_ne!(split_rows(&d, Split::Stratified, 0.2, 2).unwrap().1, test, "the seed changes the split");
+    assert_ne!(split_rows(&d, &h, Split::Stratified, 0.2, 2).unwrap().1, test, "the seed changes the split");
+    // Ties at the cut all go to the hold-out.
+    let mut tied = d.clone();
+    tied.times = Some((0..600).map(|i| i / 100).collect());
+    let (train_rows, test) = split_rows(&tied, &h, Split::Time, 0.1, 1).unwrap();
+    assert_eq!((train_rows.len(), test.len()), (500, 100));
+}
+
+#[test]
+fn row_order_changes_nothing() {
+    let d = data();
+    let mut shuffled = d.clone();
+    let order: Vec<usize> = (0..600).rev().collect();
+    shuffled.columns = d.columns.iter().map(|c| Column {
+        name: c.name.clone(),
+        data: match &c.data {
+            ColumnData::Numeric(v) => ColumnData::Numeric(order.iter().map(|&i| v[i]).collect()),
+            ColumnData::Categorical(v) => ColumnData::Categorical(order.iter().map(|&i| v[i].clone()).collect()),
+        },
+    }).collect();
+    shuffled.labels = order.iter().map(|&i| d.labels[i]).collect();
+    shuffled.times = d.times.as_ref().map(|t| order.iter().map(|&i| t[i]).collect());
+    assert_eq!(shuffled.fingerprint(), d.fingerprint());
+    for (alg, split) in [(Algorithm::LogisticRegression, "time"), (Algorithm::RandomForest, "stratified")] {
+        let p = params(alg, json!({"split": split}));
+        let a = train(&d, "fraud", &p, 0.2).unwrap();
+        let b = train(&shuffled, "fraud", &p, 0.2).unwrap();
+        assert_eq!(a.model, b.model, "{alg:?} {split}");
+        assert_eq!(a.metrics, b.metrics);
+    }
 }
 
 #[test]
