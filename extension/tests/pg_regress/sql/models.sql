@@ -79,3 +79,12 @@ select e->>'rows' as rows, e->>'positives' as positives, round((e->>'roc_auc')::
 select proname, provolatile, proparallel from pg_proc
  where proname in ('score', 'score_fraud', 'score_fraud_explain', 'train_model', 'model_deploy', 'model_rollback')
  order by 1, 2;
+-- a rolled-back savepoint logs nothing; the rest of its transaction does
+truncate pulse.decisions;
+begin;
+select score('fraud', '{"amount": 10, "email_domain": "gmail.com", "items": 1}'::jsonb, 'kept') is not null as scored;
+savepoint s;
+select score('fraud', '{"amount": 10, "email_domain": "gmail.com", "items": 1}'::jsonb, 'undone') is not null as scored;
+rollback to savepoint s;
+commit;
+select unit_key, route, count(*) from pulse.decisions group by 1, 2 order by 1, 2;
