@@ -401,8 +401,14 @@ fn feature_refresh(entity_type: &str, entity_ids: default!(Option<Vec<Option<Str
 /// The online values of one entity (O(1): a primary-key read), with `_as_of`, the time they are
 /// exact for. An entity without events gets every feature's empty value and `_as_of` NULL.
 #[pg_extern(stable, parallel_safe)]
-fn feature_get(entity_type: &str, entity_id: &str, names: default!(Option<Vec<Option<String>>>, "NULL")) -> JsonB {
-    super::training::no_nulls("names", names).and_then(|n| get(entity_type, entity_id, n)).or_raise("feature_get")
+fn feature_get(
+    entity_type: &str,
+    entity_id: Option<&str>,
+    names: default!(Option<Vec<Option<String>>>, "NULL"),
+) -> Option<JsonB> {
+    // No entity (an order paid without a card): NULL, like a strict function.
+    let entity_id = entity_id?;
+    Some(super::training::no_nulls("names", names).and_then(|n| get(entity_type, entity_id, n)).or_raise("feature_get"))
 }
 
 fn get(entity_type: &str, entity_id: &str, names: Option<Vec<String>>) -> Result<JsonB> {
@@ -450,7 +456,7 @@ comment on function _feature_refresh_rows(text, text[], timestamptz[]) is
 comment on function feature_refresh(text, text[]) is
 'recomputes pulse.online_features for entity_ids of entity_type (every entity in its sources when NULL) as of each entity''s latest event; returns the number of entities written';
 comment on function feature_get(text, text, text[]) is
-'the online feature values of one entity as jsonb (all features of entity_type, or only names), read by primary key; _as_of is the time they are exact for (the entity''s latest event). An entity without events gets 0 for counts and sums, NULL otherwise, and _as_of NULL';
+'the online feature values of one entity as jsonb (all features of entity_type, or only names), read by primary key; _as_of is the time they are exact for (the entity''s latest event). An entity without events gets 0 for counts and sums, NULL otherwise, and _as_of NULL; a NULL entity_id gives NULL';
 "#,
     name = "feature_store_comments",
     requires = [feature_define, feature_drop, _feature_refresh_rows, feature_refresh, feature_get, "feature_catalog"]

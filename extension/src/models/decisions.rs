@@ -16,6 +16,7 @@ use super::serve::value_json;
 pub static DECISION_LOG: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(1.0);
 pub static MAX_ROWS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
+pub static SYNCHRONOUS: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 pub fn init_gucs() {
     // Rows of a rolled-back savepoint are dropped; the callback lives as long as the backend.
@@ -35,6 +36,14 @@ pub fn init_gucs() {
         &SAMPLE_RATE,
         0.0,
         1.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pulse.decision_log_synchronous",
+        c"wait for the WAL flush of transactions that only wrote decisions",
+        c"Off: a scoring transaction whose only write is its decision log commits asynchronously (a crash can lose its last moments of log, never other data). On: it waits like any commit.",
+        &SYNCHRONOUS,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -189,8 +198,15 @@ fn flush() {
     // Pre-commit runs after the statement's snapshot is gone; the insert needs one. It runs as the
     // log's owner (an abort restores the user id, so an error needs no cleanup here).
     let (mut user, mut context) = (pg_sys::Oid::INVALID, 0);
+    // No transaction id yet: the log is this transaction's only write. Waiting for its WAL flush
+    // would make every scoring call a synchronous disk write (it triples p99 under load), so it
+    // commits asynchronously unless pulse.decision_log_synchronous says otherwise.
+    let only_the_log = unsafe { pg_sys::GetTopTransactionIdIfAny() } == pg_sys::InvalidTransactionId;
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    if only_the_log && !SYNCHRONOUS.get() {
+        Spi::run("select set_config('synchronous_commit', 'off', true)").expect("set synchronous_commit");
+    }
     unsafe {
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
         let owner = Spi::get_one::<pg_sys::Oid>("select relowner from pg_class where oid = 'pulse.decisions'::regclass")
             .ok()

@@ -63,6 +63,7 @@ struct Cache {
     features: Option<((u32, i64, u32), Rc<HashMap<String, FeatureRef>>)>,
     deployments_stmt: Option<OwnedPreparedStatement>,
     online_stmt: Option<OwnedPreparedStatement>,
+    registry_stmt: Option<OwnedPreparedStatement>,
 }
 
 thread_local! {
@@ -374,15 +375,16 @@ fn feature_registry() -> Result<Rc<HashMap<String, FeatureRef>>> {
     }
     let zero = crate::features::plan::Aggregate::zero_when_empty();
     let map = Spi::connect(|client| {
-        let t = client
-            .select(
-                "select name, entity_type, entity_column::text, aggregate = any($1) from pulse.features",
-                None,
-                &[zero.into()],
-            )
-            .map_err(spi)?;
+        let stmt = prepared(
+            client,
+            |c| &mut c.registry_stmt,
+            "select name, entity_type, entity_column::text, aggregate = any($1) from pulse.features",
+            &[PgOid::from(pg_sys::TEXTARRAYOID)],
+        )?;
+        let t = client.select(&stmt, None, &[zero.into()]).map_err(spi);
+        CACHE.with_borrow_mut(|c| c.registry_stmt = Some(stmt));
         let mut m = HashMap::new();
-        for row in t {
+        for row in t? {
             let name: String = row.get(1).map_err(spi)?.unwrap_or_default();
             m.insert(
                 name,
