@@ -29,8 +29,10 @@ impl Algorithm {
             "logistic_regression" => Ok(Self::LogisticRegression),
             "decision_tree" => Ok(Self::DecisionTree),
             "random_forest" => Ok(Self::RandomForest),
-            _ => Err(PulseError::invalid(format!("unknown algorithm \"{s}\""))
-                .hint(format!("Use one of: {}.", Self::NAMES))),
+            _ => {
+                Err(PulseError::invalid(format!("unknown algorithm \"{s}\""))
+                    .hint(format!("Use one of: {}.", Self::NAMES)))
+            }
         }
     }
 

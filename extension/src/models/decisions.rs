@@ -208,10 +208,11 @@ fn flush() {
     }
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        let owner = Spi::get_one::<pg_sys::Oid>("select relowner from pg_class where oid = 'pulse.decisions'::regclass")
-            .ok()
-            .flatten()
-            .unwrap_or(user);
+        let owner =
+            Spi::get_one::<pg_sys::Oid>("select relowner from pg_class where oid = 'pulse.decisions'::regclass")
+                .ok()
+                .flatten()
+                .unwrap_or(user);
         pg_sys::SetUserIdAndSecContext(
             owner,
             context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32,

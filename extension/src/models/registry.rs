@@ -48,7 +48,10 @@ fn train_new_version(
         let time = time_column(&shape, params.time_column.as_deref(), params.split)?;
         for e in &params.exclude {
             if !shape.iter().any(|(n, _)| n == e) {
-                return Err(PulseError::new(Kind::UndefinedColumn, format!("excluded column \"{e}\" is not in the training query")));
+                return Err(PulseError::new(
+                    Kind::UndefinedColumn,
+                    format!("excluded column \"{e}\" is not in the training query"),
+                ));
             }
         }
         let mut columns = vec![];
@@ -66,7 +69,9 @@ fn train_new_version(
         let data = read(client, training_sql, label, label_type, time.as_deref(), &columns)?;
         let trained = train(&data, label, &params, test_fraction)?;
         // The same lock as the deployment functions (_model_lock): one new version at a time.
-        client.update("select pg_advisory_xact_lock(hashtext('pulse.model:' || $1))", None, &[name.into()]).map_err(spi)?;
+        client
+            .update("select pg_advisory_xact_lock(hashtext('pulse.model:' || $1))", None, &[name.into()])
+            .map_err(spi)?;
         let version = client
             .select("select coalesce(max(version), 0) + 1 from pulse.models where name = $1", None, &[name.into()])
             .map_err(spi)?
@@ -173,9 +178,9 @@ enum Kind2 {
 fn kind_of(oid: pg_sys::Oid) -> Option<Kind2> {
     use pg_sys::BuiltinOid as B;
     match PgOid::from(oid) {
-        PgOid::BuiltIn(B::BOOLOID | B::INT2OID | B::INT4OID | B::INT8OID | B::FLOAT4OID | B::FLOAT8OID | B::NUMERICOID) => {
-            Some(Kind2::Numeric)
-        }
+        PgOid::BuiltIn(
+            B::BOOLOID | B::INT2OID | B::INT4OID | B::INT8OID | B::FLOAT4OID | B::FLOAT8OID | B::NUMERICOID,
+        ) => Some(Kind2::Numeric),
         PgOid::BuiltIn(B::TEXTOID | B::VARCHAROID | B::BPCHAROID | B::NAMEOID) => Some(Kind2::Text),
         _ => None,
     }
@@ -207,7 +212,9 @@ fn time_column(
                 "time column \"{n}\" has type {}, not a date or timestamp",
                 type_name(*oid)
             ))),
-            None => Err(PulseError::new(Kind::UndefinedColumn, format!("time column \"{n}\" is not in the training query"))),
+            None => {
+                Err(PulseError::new(Kind::UndefinedColumn, format!("time column \"{n}\" is not in the training query")))
+            }
         };
     }
     let times: Vec<&String> = shape.iter().filter(|(_, o)| is_time(*o)).map(|(n, _)| n).collect();
@@ -251,7 +258,11 @@ fn read(
     let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
     // Booleans have no direct cast to float8.
     let number = |n: &str, oid: pg_sys::Oid| {
-        if oid == pg_sys::BOOLOID { format!("{}::int::float8", quote(n)) } else { format!("{}::float8", quote(n)) }
+        if oid == pg_sys::BOOLOID {
+            format!("{}::int::float8", quote(n))
+        } else {
+            format!("{}::float8", quote(n))
+        }
     };
     if kind_of(label_type) != Some(Kind2::Numeric) {
         return Err(PulseError::invalid(format!(
@@ -259,7 +270,8 @@ fn read(
             type_name(label_type)
         )));
     }
-    let time_expr = time.map_or("null::int8".to_string(), |t| format!("(extract(epoch from {}) * 1000000)::int8", quote(t)));
+    let time_expr =
+        time.map_or("null::int8".to_string(), |t| format!("(extract(epoch from {}) * 1000000)::int8", quote(t)));
     let mut select = vec![number(label, label_type), time_expr];
     for (n, k, oid) in columns {
         select.push(match k {

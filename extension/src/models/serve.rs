@@ -58,8 +58,8 @@ struct FeatureRef {
 #[derive(Default)]
 struct Cache {
     routing: HashMap<String, Rc<Routing>>,
-    models: HashMap<i64, Rc<Loaded>>,
-    loaded_order: VecDeque<i64>,
+    models: HashMap<(i64, i64), Rc<Loaded>>,
+    loaded_order: VecDeque<(i64, i64)>,
     features: Option<((u32, i64, u32), Rc<HashMap<String, FeatureRef>>)>,
     deployments_stmt: Option<OwnedPreparedStatement>,
     online_stmt: Option<OwnedPreparedStatement>,
@@ -74,9 +74,7 @@ thread_local! {
 /// and after a write in the same transaction (statements of one multi-statement query string share
 /// their start time, but a deploy between them advances the command id).
 fn statement() -> (u32, i64, u32) {
-    unsafe {
-        ((*pg_sys::MyProc).lxid, pg_sys::GetCurrentStatementStartTimestamp(), pg_sys::GetCurrentCommandId(false))
-    }
+    unsafe { ((*pg_sys::MyProc).lxid, pg_sys::GetCurrentStatementStartTimestamp(), pg_sys::GetCurrentCommandId(false)) }
 }
 
 fn routing(name: &str) -> Result<Rc<Routing>> {
@@ -84,13 +82,14 @@ fn routing(name: &str) -> Result<Rc<Routing>> {
     if let Some(r) = CACHE.with_borrow(|c| c.routing.get(name).filter(|r| r.statement == now).cloned()) {
         return Ok(r);
     }
-    let rows: Vec<(String, i32, Option<f64>, i64)> = Spi::connect(|client| {
+    let rows: Vec<(String, i32, Option<f64>, (i64, i64))> = Spi::connect(|client| {
         let stmt = prepared(client, |c| &mut c.deployments_stmt, DEPLOYED_SQL, &[PgOid::from(pg_sys::TEXTOID)])?;
         let t = client.select(&stmt, None, &[name.into()]).map_err(spi)?;
         let mut rows = vec![];
         for row in t {
-            let get_s = row.get::<String>(1).map_err(spi)?.unwrap_or_default();
-            rows.push((get_s, row.get(2).map_err(spi)?.unwrap_or(0), row.get(3).map_err(spi)?, row.get(4).map_err(spi)?.unwrap_or(0)));
+            let role = row.get::<String>(1).map_err(spi)?.unwrap_or_default();
+            let key = (row.get(4).map_err(spi)?.unwrap_or(0), row.get(5).map_err(spi)?.unwrap_or(0));
+            rows.push((role, row.get(2).map_err(spi)?.unwrap_or(0), row.get(3).map_err(spi)?, key));
         }
         CACHE.with_borrow_mut(|c| c.deployments_stmt = Some(stmt));
         Ok::<_, PulseError>(rows)
@@ -126,7 +125,10 @@ fn routing(name: &str) -> Result<Rc<Routing>> {
     Ok(r)
 }
 
-const DEPLOYED_SQL: &str = "select d.role, d.version, d.traffic, m.id
+// The model's creation time joins its id in the cache key: ids restart after the extension is
+// dropped and created again, and a pooled backend must not serve the old model for a new id.
+const DEPLOYED_SQL: &str =
+    "select d.role, d.version, d.traffic, m.id, (extract(epoch from m.created_at) * 1000000)::int8
                               from pulse.deployments d join pulse.models m on m.name = d.model and m.version = d.version
                              where d.model = $1 and d.retired_at is null";
 
@@ -143,8 +145,8 @@ fn prepared(
     }
 }
 
-/// A model version by id: from the backend's cache, else read and deserialised once.
-fn load(id: i64, name: &str, version: i32) -> Result<Rc<Loaded>> {
+/// A model version by (id, created_at): from the backend's cache, else read and deserialised once.
+fn load(id: (i64, i64), name: &str, version: i32) -> Result<Rc<Loaded>> {
     if let Some(m) = CACHE.with_borrow(|c| c.models.get(&id).cloned()) {
         return Ok(m);
     }
@@ -176,7 +178,12 @@ fn route<'a>(name: &str, r: &'a Routing, unit_key: Option<&str>) -> (&'a Rc<Load
 }
 
 /// Input values of `model` from a jsonb object; `strict` refuses keys the model does not take.
-fn values_from_json(model: &Model, features: &Map<String, Json>, strict: bool, lenient_numbers: bool) -> Result<Vec<Value>> {
+fn values_from_json(
+    model: &Model,
+    features: &Map<String, Json>,
+    strict: bool,
+    lenient_numbers: bool,
+) -> Result<Vec<Value>> {
     let missing: Vec<&str> = model.input_names().into_iter().filter(|n| !features.contains_key(*n)).collect();
     let extra: Vec<&str> = if strict {
         features.keys().map(String::as_str).filter(|k| !model.inputs.iter().any(|i| i.name() == *k)).collect()
@@ -239,7 +246,9 @@ fn decide(
             });
             log.push(match scored {
                 Ok((s, v)) => Decision::new(name, shadow.version, "shadow", unit_key, Some(s), &shadow.model, &v, None),
-                Err(e) => Decision::new(name, shadow.version, "shadow", unit_key, None, &shadow.model, &[], Some(e.message)),
+                Err(e) => {
+                    Decision::new(name, shadow.version, "shadow", unit_key, None, &shadow.model, &[], Some(e.message))
+                }
             });
         }
         log.finish();
@@ -252,15 +261,17 @@ fn decide(
 #[pg_extern(stable, parallel_safe, cost = 100, name = "score")]
 fn score_jsonb(name: &str, features: Option<JsonB>, unit_key: default!(Option<&str>, "NULL")) -> Option<f64> {
     let features = features?;
-    let Json::Object(map) = &features.0 else {
-        PulseError::invalid("features must be a jsonb object").raise("score")
-    };
+    let Json::Object(map) = &features.0 else { PulseError::invalid("features must be a jsonb object").raise("score") };
     Some(decide(name, unit_key, |m| values_from_json(m, map, true, false)).map(|d| d.0).or_raise("score"))
 }
 
 /// The same for numeric inputs given in the model's input order.
 #[pg_extern(stable, parallel_safe, cost = 100, name = "score")]
-fn score_array(name: &str, features: Option<Vec<Option<f64>>>, unit_key: default!(Option<&str>, "NULL")) -> Option<f64> {
+fn score_array(
+    name: &str,
+    features: Option<Vec<Option<f64>>>,
+    unit_key: default!(Option<&str>, "NULL"),
+) -> Option<f64> {
     let features = features?;
     let scored = decide(name, unit_key, |m| {
         if m.has_categorical() || features.len() != m.inputs.len() {
@@ -332,17 +343,18 @@ fn order_features(order: &Map<String, Json>, model: &Model) -> Result<Map<String
                    join pulse.online_features o on o.entity_type = k.t and o.entity_id = k.id",
                 &[PgOid::from(pg_sys::TEXTARRAYOID), PgOid::from(pg_sys::TEXTARRAYOID)],
             )?;
-            let read = client.select(&stmt, None, &[types.clone().into(), ids.clone().into()]).map_err(spi).and_then(|t| {
-                let mut m = HashMap::new();
-                for row in t {
-                    if let (Some(et), Some(JsonB(Json::Object(f)))) =
-                        (row.get::<String>(1).map_err(spi)?, row.get::<JsonB>(2).map_err(spi)?)
-                    {
-                        m.insert(et, f);
+            let read =
+                client.select(&stmt, None, &[types.clone().into(), ids.clone().into()]).map_err(spi).and_then(|t| {
+                    let mut m = HashMap::new();
+                    for row in t {
+                        if let (Some(et), Some(JsonB(Json::Object(f)))) =
+                            (row.get::<String>(1).map_err(spi)?, row.get::<JsonB>(2).map_err(spi)?)
+                        {
+                            m.insert(et, f);
+                        }
                     }
-                }
-                Ok(m)
-            });
+                    Ok(m)
+                });
             CACHE.with_borrow_mut(|c| c.online_stmt = Some(stmt));
             read
         })?

@@ -162,7 +162,9 @@ impl Params {
         let own: &[&str] = match algorithm {
             Algorithm::LogisticRegression => &["alpha"],
             Algorithm::DecisionTree => &["max_depth", "min_samples_leaf", "min_samples_split"],
-            Algorithm::RandomForest => &["n_trees", "max_depth", "min_samples_leaf", "min_samples_split", "max_features"],
+            Algorithm::RandomForest => {
+                &["n_trees", "max_depth", "min_samples_leaf", "min_samples_split", "max_features"]
+            }
         };
         for (key, v) in obj {
             let bad = |what: &str| PulseError::invalid(format!("params.{key} must be {what}"));
@@ -193,7 +195,9 @@ impl Params {
                     p.alpha = v.as_f64().filter(|a| *a >= 0.0 && a.is_finite()).ok_or_else(|| bad(">= 0"))?
                 }
                 "max_depth" if own.contains(&"max_depth") => p.max_depth = count(1, 64)? as u16,
-                "min_samples_leaf" if own.contains(&"min_samples_leaf") => p.min_samples_leaf = count(1, 1 << 30)? as usize,
+                "min_samples_leaf" if own.contains(&"min_samples_leaf") => {
+                    p.min_samples_leaf = count(1, 1 << 30)? as usize
+                }
                 "min_samples_split" if own.contains(&"min_samples_split") => {
                     p.min_samples_split = count(2, 1 << 30)? as usize
                 }
@@ -265,8 +269,10 @@ pub fn train(data: &Dataset, label: &str, params: &Params, test_fraction: f64) -
     check_finite(data)?;
     let positives = data.labels.iter().filter(|&&l| l).count();
     if positives == 0 || positives == n {
-        return Err(PulseError::invalid(format!("label \"{label}\" has one class only ({positives} of {n} rows true)"))
-            .hint("A classifier needs both true and false labels."));
+        return Err(PulseError::invalid(format!(
+            "label \"{label}\" has one class only ({positives} of {n} rows true)"
+        ))
+        .hint("A classifier needs both true and false labels."));
     }
     let split = params.split.unwrap_or(if data.times.is_some() { Split::Time } else { Split::Stratified });
     let (canonical, hashes) = data.canonical();
@@ -469,7 +475,10 @@ fn fit_inputs(data: &Dataset, train: &[usize], max_categories: usize) -> Result<
                         counts.len(),
                         train.len()
                     ))
-                    .hint(format!("Leave it out of the query or list it in params {{\"exclude\": [\"{}\"]}}.", c.name)));
+                    .hint(format!(
+                        "Leave it out of the query or list it in params {{\"exclude\": [\"{}\"]}}.",
+                        c.name
+                    )));
                 }
                 let mut levels: Vec<(&str, usize)> = counts.into_iter().collect();
                 levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));

@@ -12,7 +12,16 @@ fn data() -> Dataset {
         let a = (i % 97) as f64 + u * 10.0;
         let burner = i % 7 == 0;
         amount.push(if i % 50 == 3 { None } else { Some(a) });
-        email.push(Some(if burner { "burner.example" } else if i % 2 == 0 { "gmail.com" } else { "web.de" }.to_string()));
+        email.push(Some(
+            if burner {
+                "burner.example"
+            } else if i % 2 == 0 {
+                "gmail.com"
+            } else {
+                "web.de"
+            }
+            .to_string(),
+        ));
         labels.push((a > 80.0 && u > 0.3) || (burner && u > 0.6));
     }
     Dataset {
@@ -61,7 +70,10 @@ fn logistic_regression_matches_smartcore_predictions_and_is_deterministic() {
 }
 
 fn linear_of(fit: &LogisticRegression<f64, i32, DenseMatrix<f64>, Vec<i32>>, columns: usize) -> Linear {
-    Linear { intercept: *fit.intercept().get((0, 0)), weights: (0..columns).map(|j| *fit.coefficients().get((0, j))).collect() }
+    Linear {
+        intercept: *fit.intercept().get((0, 0)),
+        weights: (0..columns).map(|j| *fit.coefficients().get((0, j))).collect(),
+    }
 }
 
 #[test]
@@ -119,13 +131,17 @@ fn row_order_changes_nothing() {
     let d = data();
     let mut shuffled = d.clone();
     let order: Vec<usize> = (0..600).rev().collect();
-    shuffled.columns = d.columns.iter().map(|c| Column {
-        name: c.name.clone(),
-        data: match &c.data {
-            ColumnData::Numeric(v) => ColumnData::Numeric(order.iter().map(|&i| v[i]).collect()),
-            ColumnData::Categorical(v) => ColumnData::Categorical(order.iter().map(|&i| v[i].clone()).collect()),
-        },
-    }).collect();
+    shuffled.columns = d
+        .columns
+        .iter()
+        .map(|c| Column {
+            name: c.name.clone(),
+            data: match &c.data {
+                ColumnData::Numeric(v) => ColumnData::Numeric(order.iter().map(|&i| v[i]).collect()),
+                ColumnData::Categorical(v) => ColumnData::Categorical(order.iter().map(|&i| v[i].clone()).collect()),
+            },
+        })
+        .collect();
     shuffled.labels = order.iter().map(|&i| d.labels[i]).collect();
     shuffled.times = d.times.as_ref().map(|t| order.iter().map(|&i| t[i]).collect());
     assert_eq!(shuffled.fingerprint(), d.fingerprint());
@@ -141,7 +157,18 @@ fn row_order_changes_nothing() {
 #[test]
 fn bad_training_data_gets_clear_errors() {
     let p = params(Algorithm::LogisticRegression, json!({}));
-    let empty = Dataset { columns: data().columns.into_iter().map(|mut c| { c.data = ColumnData::Numeric(vec![]); c }).collect(), labels: vec![], times: None };
+    let empty = Dataset {
+        columns: data()
+            .columns
+            .into_iter()
+            .map(|mut c| {
+                c.data = ColumnData::Numeric(vec![]);
+                c
+            })
+            .collect(),
+        labels: vec![],
+        times: None,
+    };
     assert!(train(&empty, "fraud", &p, 0.2).unwrap_err().message.contains("no rows"));
     let mut one = data();
     one.labels.iter_mut().for_each(|l| *l = false);
@@ -175,4 +202,3 @@ fn evaluating_needs_every_input() {
     assert_eq!(e.message, "missing features: email");
     assert_ne!(d.fingerprint(), fewer.fingerprint());
 }
-
