@@ -256,13 +256,23 @@ fn decide(
     Ok((score, served.clone(), route, values))
 }
 
-/// The probability of the positive class from the served version of model `name`.
-// cost: so the planner applies LIMIT and filters before scoring, not after.
-#[pg_extern(stable, parallel_safe, cost = 100, name = "score")]
-fn score_jsonb(name: &str, features: Option<JsonB>, unit_key: default!(Option<&str>, "NULL")) -> Option<f64> {
-    let features = features?;
-    let Json::Object(map) = &features.0 else { PulseError::invalid("features must be a jsonb object").raise("score") };
-    Some(decide(name, unit_key, |m| values_from_json(m, map, true, false)).map(|d| d.0).or_raise("score"))
+/// A jsonb argument, received as its text: pgrx's own jsonb conversion raises an internal error
+/// (XX000) on numbers beyond f64 and on deep nesting, which are user input here.
+fn object(text: &str, what: &str) -> Result<Map<String, Json>> {
+    match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(m)) => Ok(m),
+        Ok(_) => Err(PulseError::invalid(format!("{what} must be a jsonb object"))),
+        Err(e) => Err(PulseError::invalid(format!("{what} cannot be read: {e}"))
+            .hint("Numbers must fit a float8 and nesting stay under 128 levels.")),
+    }
+}
+
+/// The probability of the positive class from the served version of model `name` (behind the
+/// SQL function score(text, jsonb, text)).
+#[pg_extern(stable, parallel_safe, cost = 100)]
+fn _score_json(name: &str, features: Option<&str>, unit_key: Option<&str>) -> Option<f64> {
+    let map = object(features?, "features").or_raise("score");
+    Some(decide(name, unit_key, |m| values_from_json(m, &map, true, false)).map(|d| d.0).or_raise("score"))
 }
 
 /// The same for numeric inputs given in the model's input order.
@@ -286,8 +296,8 @@ fn score_array(
 /// The model score_fraud serves.
 pub const FRAUD_MODEL: &str = "fraud";
 
-fn fraud(order: &JsonB) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
-    let Json::Object(order) = &order.0 else { return Err(PulseError::invalid("order must be a jsonb object")) };
+fn fraud(order: &str) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
+    let order = &object(order, "order")?;
     let unit_key = ["customer_id", "order_id"].iter().find_map(|k| order.get(*k).and_then(json_key));
     let unit = unit_key.as_deref();
     let features = RefCell::new(None::<Map<String, Json>>);
@@ -414,17 +424,17 @@ fn feature_registry() -> Result<Rc<HashMap<String, FeatureRef>>> {
     Ok(r)
 }
 
-/// The fraud probability of an order (a jsonb object with raw.orders' fields).
+/// The fraud probability of an order (a jsonb object with raw.orders' fields, as text; behind
+/// the SQL functions score_fraud(jsonb) and score_fraud(anyelement)).
 #[pg_extern(stable, parallel_safe, cost = 10000)]
-fn score_fraud(order: Option<JsonB>) -> Option<f64> {
-    Some(fraud(&order?).map(|d| d.0).or_raise("score_fraud"))
+fn _score_fraud(order: Option<&str>) -> Option<f64> {
+    Some(fraud(order?).map(|d| d.0).or_raise("score_fraud"))
 }
 
 /// The fraud score with the version and route that served it and the inputs that moved it most.
 #[pg_extern(stable, parallel_safe, cost = 10000)]
-fn score_fraud_explain(order: Option<JsonB>, top: default!(i32, 5)) -> Option<JsonB> {
-    let order = order?;
-    let (score, served, route, values) = fraud(&order).or_raise("score_fraud_explain");
+fn _score_fraud_explain(order: Option<&str>, top: i32) -> Option<JsonB> {
+    let (score, served, route, values) = fraud(order?).or_raise("score_fraud_explain");
     let model = &served.model;
     let mut z = vec![];
     model.encode(&values, &mut z).or_raise("score_fraud_explain");
@@ -455,9 +465,22 @@ pub(super) fn value_json(v: &Value) -> Json {
 
 extension_sql!(
     r#"
+-- jsonb arguments reach Rust as text (see object() in serve.rs); these SQL functions inline.
+create function score(name text, features jsonb, unit_key text default null) returns float8
+language sql stable parallel safe cost 100
+as $$ select @extschema@._score_json(name, features::text, unit_key) $$;
+create function score_fraud("order" jsonb) returns float8
+language sql stable parallel safe cost 10000
+as $$ select @extschema@._score_fraud("order"::text) $$;
 create function score_fraud(o anyelement) returns float8
 language sql stable parallel safe cost 10000
-as $$ select @extschema@.score_fraud(to_jsonb(o)) $$;
+as $$ select @extschema@._score_fraud(to_jsonb(o)::text) $$;
+create function score_fraud_explain("order" jsonb, top int default 5) returns jsonb
+language sql stable parallel safe cost 10000
+as $$ select @extschema@._score_fraud_explain("order"::text, top) $$;
+comment on function _score_json(text, text, text) is 'score(text, jsonb, text) with the features as text (internal)';
+comment on function _score_fraud(text) is 'score_fraud(jsonb) with the order as text (internal)';
+comment on function _score_fraud_explain(text, int) is 'score_fraud_explain(jsonb, int) with the order as text (internal)';
 comment on function score(text, jsonb, text) is
 'the probability of the positive class from model name for features (NULL gives NULL; a jsonb object with exactly the model''s inputs; NULL values are imputed). unit_key routes to the canary when its ab_hash bucket (seed pulse.canary:<name>) is below the canary''s traffic, else to the champion; shadows are scored and logged, never returned. STABLE: deployments are read once per statement. Decisions go to pulse.decisions at commit (not from parallel workers).';
 comment on function score(text, float8[], text) is
@@ -470,5 +493,5 @@ comment on function score_fraud_explain(jsonb, int) is
 'score_fraud with its reasons: model, version, route, score, threshold, flagged and the top inputs by contribution (logistic regression: the input''s share of the log-odds; trees: the change in probability when the input is set to its training mean). Logged as a decision like score_fraud.';
 "#,
     name = "models_serve_sql",
-    requires = [score_jsonb, score_array, score_fraud, score_fraud_explain]
+    requires = [_score_json, score_array, _score_fraud, _score_fraud_explain]
 );
