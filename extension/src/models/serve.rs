@@ -48,13 +48,22 @@ struct Routing {
     shadows: Vec<Rc<Loaded>>,
 }
 
+/// A registered feature, for score_fraud.
+struct FeatureRef {
+    entity_type: String,
+    entity_column: String,
+    zero_when_empty: bool,
+}
+
 #[derive(Default)]
 struct Cache {
     routing: HashMap<String, Rc<Routing>>,
     models: HashMap<(i64, i64), Rc<Loaded>>,
     loaded_order: VecDeque<(i64, i64)>,
+    features: Option<((u32, i64, u32), Rc<HashMap<String, FeatureRef>>)>,
     deployments_stmt: Option<OwnedPreparedStatement>,
     online_stmt: Option<OwnedPreparedStatement>,
+    registry_stmt: Option<OwnedPreparedStatement>,
 }
 
 thread_local! {
@@ -287,80 +296,91 @@ fn score_array(
 /// The model score_fraud serves.
 pub const FRAUD_MODEL: &str = "fraud";
 
-fn fraud(order_text: &str) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
-    let order = &object(order_text, "order")?;
+fn fraud(order: &str) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
+    let order = &object(order, "order")?;
     let unit_key = ["customer_id", "order_id"].iter().find_map(|k| order.get(*k).and_then(json_key));
     let unit = unit_key.as_deref();
     let features = RefCell::new(None::<Map<String, Json>>);
     decide(FRAUD_MODEL, unit, |model| {
         let mut all = features.borrow_mut();
         if all.is_none() {
-            *all = Some(order_features(order, order_text, model)?);
+            *all = Some(order_features(order, model)?);
         }
         let all = all.as_ref().expect("set above");
         // A shadow may take inputs the served model does not: look those up too.
         if model.input_names().iter().all(|n| all.contains_key(*n)) {
             values_from_json(model, all, false, true)
         } else {
-            values_from_json(model, &order_features(order, order_text, model)?, false, true)
+            values_from_json(model, &order_features(order, model)?, false, true)
         }
     })
 }
 
 /// The order's fields plus the online features (registered in pulse.features) that `model`
-/// takes, looked up by the entity ids the order carries: one query for the registry and the
-/// online values together.
-fn order_features(order: &Map<String, Json>, order_text: &str, model: &Model) -> Result<Map<String, Json>> {
-    let wanted: Vec<String> =
-        model.input_names().into_iter().filter(|n| !order.contains_key(*n)).map(String::from).collect();
+/// takes, looked up by the entity ids the order carries.
+fn order_features(order: &Map<String, Json>, model: &Model) -> Result<Map<String, Json>> {
+    let registry = feature_registry()?;
     let mut out = order.clone();
-    if wanted.is_empty() {
-        return Ok(out);
+    let mut wanted: Vec<(&str, &FeatureRef)> = vec![];
+    for n in model.input_names() {
+        if order.contains_key(n) {
+            continue;
+        }
+        let f = registry.get(n).ok_or_else(|| {
+            PulseError::invalid(format!("model input \"{n}\" is neither a field of the order nor a registered feature"))
+                .hint("Pass it in the order, or define it with feature_define().")
+        })?;
+        wanted.push((n, f));
     }
-    let zero = crate::features::plan::Aggregate::zero_when_empty();
-    let found = Spi::connect(|client| {
-        let stmt = prepared(
-            client,
-            |c| &mut c.online_stmt,
-            ONLINE_SQL,
-            &[PgOid::from(pg_sys::TEXTARRAYOID), PgOid::from(pg_sys::TEXTARRAYOID), PgOid::from(pg_sys::TEXTOID)],
-        )?;
-        let read = client
-            .select(&stmt, None, &[zero.into(), wanted.clone().into(), order_text.into()])
-            .map_err(spi)
-            .and_then(|t| {
-                let mut rows = Vec::with_capacity(wanted.len());
-                for row in t {
-                    let name: String = row.get(1).map_err(spi)?.unwrap_or_default();
-                    rows.push((name, row.get::<f64>(2).map_err(spi)?));
-                }
-                Ok(rows)
-            });
-        CACHE.with_borrow_mut(|c| c.online_stmt = Some(stmt));
-        read
-    })?;
-    for (name, value) in found {
-        out.insert(name, value.map_or(Json::Null, |v| json!(v)));
+    let mut types: Vec<String> = vec![];
+    let mut ids: Vec<String> = vec![];
+    for (_, f) in &wanted {
+        if let Some(id) = order.get(&f.entity_column).and_then(json_key) {
+            if !types.iter().zip(&ids).any(|(t, i)| *t == f.entity_type && *i == id) {
+                types.push(f.entity_type.clone());
+                ids.push(id);
+            }
+        }
     }
-    if let Some(n) = wanted.iter().find(|n| !out.contains_key(n.as_str())) {
-        return Err(PulseError::invalid(format!(
-            "model input \"{n}\" is neither a field of the order nor a registered feature"
-        ))
-        .hint("Pass it in the order, or define it with feature_define()."));
+    let online: HashMap<String, Map<String, Json>> = if types.is_empty() {
+        HashMap::new()
+    } else {
+        Spi::connect(|client| {
+            let stmt = prepared(
+                client,
+                |c| &mut c.online_stmt,
+                "select k.t, o.features from unnest($1::text[], $2::text[]) k(t, id)
+                   join pulse.online_features o on o.entity_type = k.t and o.entity_id = k.id",
+                &[PgOid::from(pg_sys::TEXTARRAYOID), PgOid::from(pg_sys::TEXTARRAYOID)],
+            )?;
+            let read =
+                client.select(&stmt, None, &[types.clone().into(), ids.clone().into()]).map_err(spi).and_then(|t| {
+                    let mut m = HashMap::new();
+                    for row in t {
+                        if let (Some(et), Some(JsonB(Json::Object(f)))) =
+                            (row.get::<String>(1).map_err(spi)?, row.get::<JsonB>(2).map_err(spi)?)
+                        {
+                            m.insert(et, f);
+                        }
+                    }
+                    Ok(m)
+                });
+            CACHE.with_borrow_mut(|c| c.online_stmt = Some(stmt));
+            read
+        })?
+    };
+    for (n, f) in wanted {
+        let v = match online.get(&f.entity_type).and_then(|m| m.get(n)) {
+            Some(v) => v.clone(),
+            // An entity without events, or an order without the entity (no card), gets the empty
+            // values, as feature_get and training sets give: 0 for counts and sums, else NULL.
+            None if f.zero_when_empty => json!(0),
+            None => Json::Null,
+        };
+        out.insert(n.to_string(), v);
     }
     Ok(out)
 }
-
-// Per wanted feature: its online value for the entity whose id is the order's entity column.
-// An entity without events, or an order without the entity (no card), gets the empty values
-// feature_get and training sets give: 0 for counts and sums, else NULL.
-const ONLINE_SQL: &str = "
-    select f.name,
-           coalesce((o.features ->> f.name)::float8, case when f.aggregate = any($1) then 0 end)
-      from pulse.features f
-      left join pulse.online_features o
-        on o.entity_type = f.entity_type and o.entity_id = ($3::jsonb ->> f.entity_column::text)
-     where f.name = any($2)";
 
 fn json_key(v: &Json) -> Option<String> {
     match v {
@@ -368,6 +388,40 @@ fn json_key(v: &Json) -> Option<String> {
         Json::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+fn feature_registry() -> Result<Rc<HashMap<String, FeatureRef>>> {
+    let now = statement();
+    if let Some(r) = CACHE.with_borrow(|c| c.features.as_ref().filter(|(s, _)| *s == now).map(|(_, r)| r.clone())) {
+        return Ok(r);
+    }
+    let zero = crate::features::plan::Aggregate::zero_when_empty();
+    let map = Spi::connect(|client| {
+        let stmt = prepared(
+            client,
+            |c| &mut c.registry_stmt,
+            "select name, entity_type, entity_column::text, aggregate = any($1) from pulse.features",
+            &[PgOid::from(pg_sys::TEXTARRAYOID)],
+        )?;
+        let t = client.select(&stmt, None, &[zero.into()]).map_err(spi);
+        CACHE.with_borrow_mut(|c| c.registry_stmt = Some(stmt));
+        let mut m = HashMap::new();
+        for row in t? {
+            let name: String = row.get(1).map_err(spi)?.unwrap_or_default();
+            m.insert(
+                name,
+                FeatureRef {
+                    entity_type: row.get(2).map_err(spi)?.unwrap_or_default(),
+                    entity_column: row.get(3).map_err(spi)?.unwrap_or_default(),
+                    zero_when_empty: row.get(4).map_err(spi)?.unwrap_or(false),
+                },
+            );
+        }
+        Ok::<_, PulseError>(m)
+    })?;
+    let r = Rc::new(map);
+    CACHE.with_borrow_mut(|c| c.features = Some((now, r.clone())));
+    Ok(r)
 }
 
 /// The fraud probability of an order (a jsonb object with raw.orders' fields, as text; behind
