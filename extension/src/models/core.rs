@@ -217,32 +217,24 @@ impl Model {
         }
     }
 
-    /// Scores numeric inputs given in the order of `inputs` (the `float8[]` form of `score`).
-    pub fn score_numbers(&self, x: &[Option<f64>], z: &mut Vec<f64>) -> Result<f64> {
+    /// The `float8[]` form of `score` takes every input as a number, in the order of `inputs`.
+    pub fn check_numbers(&self, given: usize) -> Result<()> {
         if self.has_categorical() {
             return Err(PulseError::invalid("this model has text inputs; pass its features as jsonb")
                 .detail(format!("Inputs: {}.", self.input_names().join(", "))));
         }
-        if x.len() != self.inputs.len() {
-            return Err(PulseError::invalid(format!(
-                "the model takes {} features, got {}",
-                self.inputs.len(),
-                x.len()
-            ))
-            .detail(format!("Inputs, in order: {}.", self.input_names().join(", "))));
+        if given != self.inputs.len() {
+            return Err(PulseError::invalid(format!("the model takes {} features, got {given}", self.inputs.len()))
+                .detail(format!("Inputs, in order: {}.", self.input_names().join(", "))));
         }
-        z.clear();
-        for (input, v) in self.inputs.iter().zip(x) {
-            let Input::Numeric { name, mean, scale } = input else { unreachable!("checked above") };
-            match v {
-                None => z.push(0.0),
-                Some(x) if x.is_finite() => z.push((x - mean) / scale),
-                Some(x) => {
-                    return Err(PulseError::invalid(format!("feature \"{name}\" is {x}"))
-                        .hint("Model inputs must be finite numbers or NULL."))
-                }
-            }
-        }
+        Ok(())
+    }
+
+    /// Scores numeric inputs given in the order of `inputs` (the `float8[]` form of `score`).
+    pub fn score_numbers(&self, x: &[Option<f64>], z: &mut Vec<f64>) -> Result<f64> {
+        self.check_numbers(x.len())?;
+        let values: Vec<Value> = x.iter().map(|v| v.map_or(Value::Null, Value::Number)).collect();
+        self.encode(&values, z)?;
         Ok(self.predict(z))
     }
 

@@ -202,17 +202,26 @@ fn flush() {
     // would make every scoring call a synchronous disk write (it triples p99 under load), so it
     // commits asynchronously unless pulse.decision_log_synchronous says otherwise.
     let only_the_log = unsafe { pg_sys::GetTopTransactionIdIfAny() } == pg_sys::InvalidTransactionId;
-    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
-    if only_the_log && !SYNCHRONOUS.get() {
-        Spi::run("select set_config('synchronous_commit', 'off', true)").expect("set synchronous_commit");
-    }
+    // Both steps below run at every scoring commit, so they go through the GUC machinery and the
+    // relation cache directly rather than through SQL.
     unsafe {
+        if only_the_log && !SYNCHRONOUS.get() {
+            pg_sys::set_config_option(
+                c"synchronous_commit".as_ptr(),
+                c"off".as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_LOCAL,
+                true,
+                0,
+                false,
+            );
+        }
+        // Pre-commit runs after the statement's snapshot is gone; the insert needs one. It runs
+        // as the log's owner (an abort restores the user id, so an error needs no cleanup here).
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        let owner =
-            Spi::get_one::<pg_sys::Oid>("select relowner from pg_class where oid = 'pulse.decisions'::regclass")
-                .ok()
-                .flatten()
-                .unwrap_or(user);
+        let owner = log_owner().unwrap_or(user);
         pg_sys::SetUserIdAndSecContext(
             owner,
             context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32,
@@ -240,6 +249,20 @@ fn flush() {
         pg_sys::SetUserIdAndSecContext(user, context);
     }
     written.expect("writing pulse.decisions");
+}
+
+/// The owner of pulse.decisions, from the relation cache (None if the table is missing: the
+/// insert then reports it).
+fn log_owner() -> Option<pg_sys::Oid> {
+    unsafe {
+        let schema = pg_sys::get_namespace_oid(c"pulse".as_ptr(), true);
+        let relid = pg_sys::get_relname_relid(c"decisions".as_ptr(), schema);
+        if relid == pg_sys::InvalidOid {
+            return None;
+        }
+        let rel = pgrx::PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        Some((*rel.rd_rel).relowner)
+    }
 }
 
 /// On rollback of a savepoint, forget the decisions made in it and in its children (their

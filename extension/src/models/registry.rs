@@ -255,7 +255,7 @@ fn read(
     time: Option<&str>,
     columns: &[(String, Kind2, pg_sys::Oid)],
 ) -> Result<Dataset> {
-    let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+    let quote = crate::features::plan::quote_ident;
     // Booleans have no direct cast to float8.
     let number = |n: &str, oid: pg_sys::Oid| {
         if oid == pg_sys::BOOLOID {

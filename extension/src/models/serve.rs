@@ -284,10 +284,7 @@ fn score_array(
 ) -> Option<f64> {
     let features = features?;
     let scored = decide(name, unit_key, |m| {
-        if m.has_categorical() || features.len() != m.inputs.len() {
-            // Let score_numbers word the error.
-            m.score_numbers(&features, &mut vec![])?;
-        }
+        m.check_numbers(features.len())?;
         Ok(features.iter().map(|x| x.map_or(Value::Null, Value::Number)).collect())
     });
     Some(scored.map(|d| d.0).or_raise("score"))
