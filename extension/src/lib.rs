@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod aggregate;
 pub mod error;
 pub mod experiments;
 pub mod features;

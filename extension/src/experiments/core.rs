@@ -1,9 +1,17 @@
-//! GrowthBook-compatible hashing, pure Rust.
+//! GrowthBook-compatible hashing and assignment, pure Rust.
 //!
 //! GrowthBook's SDKs hash with 32-bit FNV-1a over the characters of a string. The Python SDK
 //! uses each character's Unicode code point (`ord(c)`), which is what we follow; hashing UTF-8
 //! bytes would give different buckets for any non-ASCII unit id. Hand-written because the
 //! `fnv` crate hashes bytes and exposes only the 64-bit variant.
+//!
+//! Assignment follows the SDK's `getBucketRanges` / `chooseVariation` / `inNamespace` with the
+//! same floating-point operations in the same order, so a unit lands in the same variant as in
+//! any GrowthBook SDK. Two deliberate differences, both errors instead of silent clamping:
+//! coverage outside [0, 1] and negative (or non-finite) weights.
+use crate::error::{PulseError, Result};
+
+pub mod stats;
 
 const FNV32_OFFSET_BASIS: u32 = 0x811c_9dc5;
 const FNV32_PRIME: u32 = 0x0100_0193;
@@ -17,6 +25,21 @@ fn fnv1a32_concat(a: &str, b: &str) -> u32 {
     b.chars().fold(fnv1a32(a), |h, c| (h ^ c as u32).wrapping_mul(FNV32_PRIME))
 }
 
+/// FNV-1a 32 of the decimal digits of `x`, without allocating a string (the v2 outer hash).
+fn fnv1a32_decimal(mut x: u32) -> u32 {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (x % 10) as u8;
+        len += 1;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    digits[..len].iter().rev().fold(FNV32_OFFSET_BASIS, |h, &d| (h ^ u32::from(d)).wrapping_mul(FNV32_PRIME))
+}
+
 /// GrowthBook's `hash(seed, value, version)`: a number in [0, 1), or `None` for an unknown version.
 ///
 /// - v1: `fnv1a32(value ‖ seed) mod 1000 / 1000` (legacy; correlates across experiments).
@@ -24,12 +47,125 @@ fn fnv1a32_concat(a: &str, b: &str) -> u32 {
 pub fn ab_hash(seed: &str, unit_id: &str, hash_version: i32) -> Option<f64> {
     match hash_version {
         1 => Some(f64::from(fnv1a32_concat(unit_id, seed) % 1000) / 1000.0),
-        2 => {
-            let inner = fnv1a32_concat(seed, unit_id).to_string();
-            Some(f64::from(fnv1a32(&inner) % 10_000) / 10_000.0)
-        }
+        2 => Some(f64::from(fnv1a32_decimal(fnv1a32_concat(seed, unit_id)) % 10_000) / 10_000.0),
         _ => None,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assignment
+// ---------------------------------------------------------------------------------------------
+
+/// GrowthBook's `getEqualWeights(n)`: `n` weights of `1 / n` (empty for n <= 0).
+pub fn equal_weights(n: usize) -> Vec<f64> {
+    vec![1.0 / n as f64; n]
+}
+
+/// Checks coverage: finite and in [0, 1]. GrowthBook clamps silently; a typo such as 50 for 50 %
+/// would then cover everyone, so Pulse refuses it.
+pub fn check_coverage(coverage: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&coverage) {
+        Ok(())
+    } else {
+        Err(PulseError::invalid(format!("coverage must be between 0 and 1, got {coverage}"))
+            .hint("Coverage is the share of units in the experiment: 0.5 for half of them."))
+    }
+}
+
+/// Checks weights: every weight finite and not negative.
+pub fn check_weights(weights: &[f64]) -> Result<()> {
+    match weights.iter().position(|w| !w.is_finite() || *w < 0.0) {
+        None => Ok(()),
+        Some(i) => Err(PulseError::invalid(format!(
+            "weight {} is {}, weights must be finite and not negative",
+            i + 1,
+            weights[i]
+        ))
+        .hint("Give one weight per variant, summing to 1, or NULL for equal weights.")),
+    }
+}
+
+/// Whether GrowthBook uses `weights` as given: one per variant, summing to 1 ± 0.01 (otherwise it
+/// falls back to equal weights).
+fn weights_apply(n: usize, weights: Option<&[f64]>) -> Option<&[f64]> {
+    weights.filter(|w| w.len() == n && (0.99..=1.01).contains(&w.iter().sum::<f64>()))
+}
+
+/// The (start, end) of each variant's range, lazily, with GrowthBook's float operations.
+fn ranges(n: usize, coverage: f64, weights: Option<&[f64]>) -> impl Iterator<Item = (f64, f64)> + '_ {
+    let given = weights_apply(n, weights);
+    let equal = 1.0 / n as f64;
+    let mut cumulative = 0.0;
+    (0..n).map(move |i| {
+        let w = given.map_or(equal, |g| g[i]);
+        let start = cumulative;
+        cumulative += w;
+        (start, start + coverage * w)
+    })
+}
+
+/// GrowthBook's `getBucketRanges`: variant `i` gets `[c_i, c_i + coverage · w_i)` where `c_i` is
+/// the cumulative weight before it. Errors for coverage outside [0, 1] or negative weights.
+pub fn bucket_ranges(n: usize, coverage: f64, weights: Option<&[f64]>) -> Result<Vec<(f64, f64)>> {
+    check_coverage(coverage)?;
+    if let Some(w) = weights {
+        check_weights(w)?;
+    }
+    Ok(ranges(n, coverage, weights).collect())
+}
+
+/// GrowthBook's `chooseVariation`: the range holding `bucket`, or `None`.
+pub fn choose_variation(bucket: f64, ranges: &[(f64, f64)]) -> Option<usize> {
+    ranges.iter().position(|&(start, end)| bucket >= start && bucket < end)
+}
+
+/// GrowthBook's `inNamespace`: hash v1 of seed `"__" + namespace` in `[start, end)`.
+pub fn in_namespace(unit_id: &str, namespace: &str, start: f64, end: f64) -> bool {
+    let seed = format!("__{namespace}");
+    ab_hash(&seed, unit_id, 1).is_some_and(|h| h >= start && h < end)
+}
+
+/// Checks a namespace range: within [0, 1] and not ending before it starts.
+pub fn check_namespace_range(start: f64, end: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&start) && (0.0..=1.0).contains(&end) && start <= end {
+        Ok(())
+    } else {
+        Err(PulseError::invalid(format!("namespace range [{start}, {end}) is not within [0, 1]"))
+            .hint("Give the share of the namespace the experiment takes, for example 0 and 0.5."))
+    }
+}
+
+/// The unknown-version error of assignment functions (ab_hash itself returns NULL instead).
+pub fn check_hash_version(hash_version: i32) -> Result<()> {
+    if matches!(hash_version, 1 | 2) {
+        Ok(())
+    } else {
+        Err(PulseError::invalid(format!("unknown hash_version {hash_version}"))
+            .hint("Use 2 (GrowthBook's current hash) or 1 (its legacy hash)."))
+    }
+}
+
+/// The variant index for `unit_id`, or `None` when it is not in the experiment: empty unit id,
+/// fewer than 2 variants, or a bucket outside every range (coverage).
+pub fn assign(
+    unit_id: &str,
+    n_variants: usize,
+    weights: Option<&[f64]>,
+    seed: &str,
+    coverage: f64,
+    hash_version: i32,
+) -> Result<Option<usize>> {
+    check_hash_version(hash_version)?;
+    check_coverage(coverage)?;
+    if let Some(w) = weights {
+        check_weights(w)?;
+    }
+    if unit_id.is_empty() || n_variants < 2 {
+        return Ok(None);
+    }
+    let Some(bucket) = ab_hash(seed, unit_id, hash_version) else { return Ok(None) };
+    // No allocation per call: this runs once per row over millions of units.
+    Ok(ranges(n_variants, coverage, weights).position(|(start, end)| bucket >= start && bucket < end))
 }
 
 #[cfg(test)]

@@ -1,10 +1,82 @@
-//! SQL wrappers for experiment assignment.
+//! SQL wrappers for experiment assignment (statistics in `sql/stats.rs`, the registry in
+//! `registry.sql`).
+use super::core as assignment;
+use crate::error::{OrRaise, PulseError};
 use pgrx::prelude::*;
+
+mod stats;
 
 /// GrowthBook-compatible bucket in [0, 1) for `unit_id` under `seed`; NULL for unknown versions.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn ab_hash(seed: &str, unit_id: &str, hash_version: default!(i32, 2)) -> Option<f64> {
-    super::core::ab_hash(seed, unit_id, hash_version)
+    assignment::ab_hash(seed, unit_id, hash_version)
+}
+
+extension_sql_file!(
+    "registry.sql",
+    name = "experiments_catalog",
+    requires = ["bootstrap", ab_assign, ab_in_namespace, ab_hash, ab_equal_weights, "ab_compare_sql"]
+);
+
+/// The weights of a float8[] argument as a slice; NULL elements are an error.
+fn weights_slice<'a>(weights: &'a Array<'a, f64>, function: &'static str) -> &'a [f64] {
+    weights.as_slice().unwrap_or_else(|_| {
+        PulseError::new(crate::error::Kind::NullValue, "weights cannot contain NULL")
+            .hint("Give one weight per variant, or NULL for equal weights.")
+            .raise(function)
+    })
+}
+
+/// GrowthBook-compatible variant for `unit_id`, or NULL when it is not in the experiment.
+#[pg_extern(immutable, parallel_safe)]
+fn ab_assign(
+    unit_id: Option<&str>,
+    variants: Option<Array<&str>>,
+    weights: default!(Option<Array<f64>>, "NULL"),
+    seed: default!(Option<&str>, "''"),
+    coverage: default!(Option<f64>, 1.0),
+    hash_version: default!(Option<i32>, 2),
+) -> Option<String> {
+    let (unit_id, variants, seed, coverage, hash_version) = (unit_id?, variants?, seed?, coverage?, hash_version?);
+    if variants.contains_nulls() {
+        PulseError::new(crate::error::Kind::NullValue, "variants cannot contain NULL")
+            .hint("Name every variant, for example array['control', 'treatment'].")
+            .raise("ab_assign");
+    }
+    let weights = weights.as_ref().map(|w| weights_slice(w, "ab_assign"));
+    let index =
+        assignment::assign(unit_id, variants.len(), weights, seed, coverage, hash_version).or_raise("ab_assign")?;
+    variants.get(index).flatten().map(str::to_string)
+}
+
+/// GrowthBook namespaces: whether `unit_id` falls in [range_start, range_end) of `namespace`.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn ab_in_namespace(unit_id: &str, namespace: &str, range_start: f64, range_end: f64) -> bool {
+    assignment::check_namespace_range(range_start, range_end).or_raise("ab_in_namespace");
+    assignment::in_namespace(unit_id, namespace, range_start, range_end)
+}
+
+/// GrowthBook's bucket ranges: one row per variant with its [range_start, range_end).
+#[pg_extern(immutable, parallel_safe)]
+fn ab_bucket_ranges(
+    variants: i32,
+    coverage: default!(f64, 1.0),
+    weights: default!(Option<Array<f64>>, "NULL"),
+) -> TableIterator<'static, (name!(variant, i32), name!(range_start, f64), name!(range_end, f64))> {
+    if variants < 0 {
+        PulseError::invalid(format!("variants must not be negative, got {variants}"))
+            .hint("Pass the number of variants.")
+            .raise("ab_bucket_ranges");
+    }
+    let weights = weights.as_ref().map(|w| weights_slice(w, "ab_bucket_ranges"));
+    let ranges = assignment::bucket_ranges(variants as usize, coverage, weights).or_raise("ab_bucket_ranges");
+    TableIterator::new(ranges.into_iter().enumerate().map(|(i, (a, b))| (i as i32, a, b)))
+}
+
+/// GrowthBook's equal weights: `variants` weights of 1 / variants.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn ab_equal_weights(variants: i32) -> Vec<f64> {
+    assignment::equal_weights(variants.max(0) as usize)
 }
 
 extension_sql!(
@@ -14,6 +86,21 @@ comment on function ab_hash(text, text, integer) is
 "#,
     name = "ab_hash_comment",
     requires = [ab_hash]
+);
+
+extension_sql!(
+    r#"
+comment on function ab_assign(text, text[], double precision[], text, double precision, integer) is
+'GrowthBook-compatible variant of unit_id: bucket = ab_hash(seed, unit_id, hash_version); variant i covers [c_i, c_i + coverage * w_i) where c_i is the sum of the weights before it. Weights that are NULL, of the wrong length or not summing to 1 +- 0.01 become equal weights. NULL when unit_id is empty, with fewer than 2 variants, or when the bucket falls outside coverage; NULL when unit_id, variants, seed, coverage or hash_version is NULL. Errors (22023): coverage outside [0, 1], a negative or non-finite weight, a hash_version other than 1 or 2; (22004) NULL elements.';
+comment on function ab_in_namespace(text, text, double precision, double precision) is
+'GrowthBook namespaces: true when ab_hash(''__'' || namespace, unit_id, 1) is in [range_start, range_end). Experiments in one namespace with disjoint ranges never share a unit. STRICT; 22023 when the range is not within [0, 1] or ends before it starts.';
+comment on function ab_bucket_ranges(integer, double precision, double precision[]) is
+'GrowthBook''s getBucketRanges: one row per variant (from 0) with its bucket range [range_start, range_end), as ab_assign uses them. Same weight rules and errors as ab_assign.';
+comment on function ab_equal_weights(integer) is
+'GrowthBook''s getEqualWeights: an array of n weights of 1 / n (empty for n <= 0).';
+"#,
+    name = "ab_assign_comments",
+    requires = [ab_assign, ab_in_namespace, ab_bucket_ranges, ab_equal_weights]
 );
 
 #[cfg(any(test, feature = "pg_test"))]
