@@ -16,13 +16,24 @@ pub mod stats;
 const FNV32_OFFSET_BASIS: u32 = 0x811c_9dc5;
 const FNV32_PRIME: u32 = 0x0100_0193;
 
+/// `h` extended with the Unicode code points of `s`. ASCII text (the usual unit id) is hashed
+/// byte by byte, which gives the same code points without decoding UTF-8.
+#[inline]
+fn fnv1a32_extend(h: u32, s: &str) -> u32 {
+    if s.is_ascii() {
+        s.bytes().fold(h, |h, b| (h ^ u32::from(b)).wrapping_mul(FNV32_PRIME))
+    } else {
+        s.chars().fold(h, |h, c| (h ^ c as u32).wrapping_mul(FNV32_PRIME))
+    }
+}
+
 /// 32-bit FNV-1a over the Unicode code points of `s`.
 pub fn fnv1a32(s: &str) -> u32 {
-    s.chars().fold(FNV32_OFFSET_BASIS, |h, c| (h ^ c as u32).wrapping_mul(FNV32_PRIME))
+    fnv1a32_extend(FNV32_OFFSET_BASIS, s)
 }
 
 fn fnv1a32_concat(a: &str, b: &str) -> u32 {
-    b.chars().fold(fnv1a32(a), |h, c| (h ^ c as u32).wrapping_mul(FNV32_PRIME))
+    fnv1a32_extend(fnv1a32(a), b)
 }
 
 /// FNV-1a 32 of the decimal digits of `x`, without allocating a string (the v2 outer hash).

@@ -4,6 +4,7 @@ use super::core as assignment;
 use crate::error::{OrRaise, PulseError};
 use pgrx::prelude::*;
 
+mod assign;
 mod stats;
 
 /// GrowthBook-compatible bucket in [0, 1) for `unit_id` under `seed`; NULL for unknown versions.
@@ -15,7 +16,7 @@ fn ab_hash(seed: &str, unit_id: &str, hash_version: default!(i32, 2)) -> Option<
 extension_sql_file!(
     "registry.sql",
     name = "experiments_catalog",
-    requires = ["bootstrap", ab_assign, ab_in_namespace, ab_hash, ab_equal_weights, "ab_compare_sql"]
+    requires = ["bootstrap", "ab_assign_comments", ab_in_namespace, ab_hash, ab_equal_weights, "ab_compare_sql"]
 );
 
 /// The weights of a float8[] argument as a slice; NULL elements are an error.
@@ -25,28 +26,6 @@ fn weights_slice<'a>(weights: &'a Array<'a, f64>, function: &'static str) -> &'a
             .hint("Give one weight per variant, or NULL for equal weights.")
             .raise(function)
     })
-}
-
-/// GrowthBook-compatible variant for `unit_id`, or NULL when it is not in the experiment.
-#[pg_extern(immutable, parallel_safe)]
-fn ab_assign(
-    unit_id: Option<&str>,
-    variants: Option<Array<&str>>,
-    weights: default!(Option<Array<f64>>, "NULL"),
-    seed: default!(Option<&str>, "''"),
-    coverage: default!(Option<f64>, 1.0),
-    hash_version: default!(Option<i32>, 2),
-) -> Option<String> {
-    let (unit_id, variants, seed, coverage, hash_version) = (unit_id?, variants?, seed?, coverage?, hash_version?);
-    if variants.contains_nulls() {
-        PulseError::new(crate::error::Kind::NullValue, "variants cannot contain NULL")
-            .hint("Name every variant, for example array['control', 'treatment'].")
-            .raise("ab_assign");
-    }
-    let weights = weights.as_ref().map(|w| weights_slice(w, "ab_assign"));
-    let index =
-        assignment::assign(unit_id, variants.len(), weights, seed, coverage, hash_version).or_raise("ab_assign")?;
-    variants.get(index).flatten().map(str::to_string)
 }
 
 /// GrowthBook namespaces: whether `unit_id` falls in [range_start, range_end) of `namespace`.
@@ -90,6 +69,9 @@ comment on function ab_hash(text, text, integer) is
 
 extension_sql!(
     r#"
+create function ab_assign(unit_id text, variants text[], weights double precision[] default null,
+                          seed text default '', coverage double precision default 1, hash_version integer default 2)
+returns text language c immutable parallel safe as 'MODULE_PATHNAME', 'ab_assign_fast';
 comment on function ab_assign(text, text[], double precision[], text, double precision, integer) is
 'GrowthBook-compatible variant of unit_id: bucket = ab_hash(seed, unit_id, hash_version); variant i covers [c_i, c_i + coverage * w_i) where c_i is the sum of the weights before it. Weights that are NULL, of the wrong length or not summing to 1 +- 0.01 become equal weights. NULL when unit_id is empty, with fewer than 2 variants, or when the bucket falls outside coverage; NULL when unit_id, variants, seed, coverage or hash_version is NULL. Errors (22023): coverage outside [0, 1], a negative or non-finite weight, a hash_version other than 1 or 2; (22004) NULL elements.';
 comment on function ab_in_namespace(text, text, double precision, double precision) is
@@ -100,7 +82,7 @@ comment on function ab_equal_weights(integer) is
 'GrowthBook''s getEqualWeights: an array of n weights of 1 / n (empty for n <= 0).';
 "#,
     name = "ab_assign_comments",
-    requires = [ab_assign, ab_in_namespace, ab_bucket_ranges, ab_equal_weights]
+    requires = [ab_in_namespace, ab_bucket_ranges, ab_equal_weights]
 );
 
 #[cfg(any(test, feature = "pg_test"))]
