@@ -239,6 +239,105 @@ mod tests {
         assert_eq!(ab_hash("", "😀", 2), Some(0.5359));
     }
 
+    /// GrowthBook's SDK test cases (growthbook_cases.json, transcribed from sdk-js cases.json).
+    fn cases() -> serde_json::Value {
+        serde_json::from_str(include_str!("growthbook_cases.json")).unwrap()
+    }
+
+    fn f(v: &serde_json::Value) -> f64 {
+        v.as_f64().unwrap()
+    }
+
+    fn floats(v: &serde_json::Value) -> Option<Vec<f64>> {
+        v.as_array().map(|a| a.iter().map(f).collect())
+    }
+
+    #[test]
+    fn growthbook_hash_cases() {
+        for case in cases()["hash"].as_array().unwrap() {
+            let (seed, value, version) = (case[0].as_str().unwrap(), case[1].as_str().unwrap(), case[2].as_i64().unwrap());
+            assert_eq!(ab_hash(seed, value, version as i32), case[3].as_f64(), "{case}");
+        }
+    }
+
+    #[test]
+    fn growthbook_bucket_range_cases() {
+        let mut checked = 0;
+        for case in cases()["getBucketRange"].as_array().unwrap() {
+            let (n, coverage) = (case["num_variations"].as_u64().unwrap() as usize, f(&case["coverage"]));
+            let weights = floats(&case["weights"]);
+            let got = bucket_ranges(n, coverage, weights.as_deref());
+            if !(0.0..=1.0).contains(&coverage) {
+                // Deliberate difference: GrowthBook clamps coverage, Pulse refuses it.
+                assert!(got.is_err(), "{case}");
+                continue;
+            }
+            let got = got.unwrap();
+            let want: Vec<(f64, f64)> = case["expected"].as_array().unwrap().iter().map(|r| (f(&r[0]), f(&r[1]))).collect();
+            assert_eq!(got.len(), want.len(), "{case}");
+            // The JS suite rounds both sides to 8 decimals (0.1 + 0.2 style sums).
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g.0 - w.0).abs() < 1e-8 && (g.1 - w.1).abs() < 1e-8, "{case}: {got:?}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 10);
+    }
+
+    #[test]
+    fn growthbook_choose_variation_cases() {
+        for case in cases()["chooseVariation"].as_array().unwrap() {
+            let ranges: Vec<(f64, f64)> = case["ranges"].as_array().unwrap().iter().map(|r| (f(&r[0]), f(&r[1]))).collect();
+            let want = case["expected"].as_i64().unwrap();
+            let got = choose_variation(f(&case["n"]), &ranges).map_or(-1, |i| i as i64);
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    #[test]
+    fn growthbook_namespace_and_equal_weight_cases() {
+        for case in cases()["inNamespace"].as_array().unwrap() {
+            let got = in_namespace(
+                case["id"].as_str().unwrap(),
+                case["namespace"].as_str().unwrap(),
+                f(&case["range_start"]),
+                f(&case["range_end"]),
+            );
+            assert_eq!(got, case["expected"].as_bool().unwrap(), "{case}");
+        }
+        for case in cases()["getEqualWeights"].as_array().unwrap() {
+            let n = case["n"].as_i64().unwrap().max(0) as usize;
+            let want = floats(&case["expected"]).unwrap();
+            let got = equal_weights(n);
+            assert_eq!(got.len(), want.len());
+            assert!(got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-8), "{case}");
+        }
+    }
+
+    #[test]
+    fn growthbook_run_cases() {
+        let cases = cases();
+        let runs = cases["run"].as_array().unwrap();
+        assert!(runs.len() >= 40);
+        for case in runs {
+            let unit = case["unit_id"].as_str().unwrap();
+            let key = case["key"].as_str().unwrap();
+            // The SDK's defaults: seed = key (also for an empty seed), hash version 1, coverage 1.
+            let seed = case["seed"].as_str().filter(|s| !s.is_empty()).unwrap_or(key);
+            let version = case["hash_version"].as_i64().filter(|v| *v != 0).unwrap_or(1) as i32;
+            let coverage = case["coverage"].as_f64().unwrap_or(1.0);
+            let weights = floats(&case["weights"]);
+            let n = case["num_variations"].as_u64().unwrap() as usize;
+            let in_ns = match case["namespace"].as_array() {
+                Some(ns) => in_namespace(unit, ns[0].as_str().unwrap(), f(&ns[1]), f(&ns[2])),
+                None => true,
+            };
+            let got = if in_ns { assign(unit, n, weights.as_deref(), seed, coverage, version).unwrap() } else { None };
+            let want = case["expected_index"].as_u64().map(|i| i as usize);
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
     #[test]
     fn unknown_versions_are_none() {
         for v in [0, 3, -1, i32::MAX] {
