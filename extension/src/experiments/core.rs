@@ -141,7 +141,7 @@ pub fn check_namespace_range(start: f64, end: f64) -> Result<()> {
     if (0.0..=1.0).contains(&start) && (0.0..=1.0).contains(&end) && start <= end {
         Ok(())
     } else {
-        Err(PulseError::invalid(format!("namespace range [{start}, {end}) is not within [0, 1]"))
+        Err(PulseError::invalid(format!("namespace range [{start}, {end}) must be within [0, 1] and not end before it starts"))
             .hint("Give the share of the namespace the experiment takes, for example 0 and 0.5."))
     }
 }

@@ -33,7 +33,8 @@ fn check_finite(what: &str, v: f64) -> Result<()> {
     if v.is_finite() {
         Ok(())
     } else {
-        Err(PulseError::invalid(format!("ab_stats {what} must be finite, got {v}")).hint(
+        let shown = if v.is_nan() { "NaN" } else if v > 0.0 { "Infinity" } else { "-Infinity" };
+        Err(PulseError::invalid(format!("ab_stats {what} must be finite, got {shown}")).hint(
             "Filter out NaN and infinite values, for example with WHERE value <> 'NaN' AND abs(value) < 'Infinity'.",
         ))
     }
