@@ -141,8 +141,10 @@ pub fn check_namespace_range(start: f64, end: f64) -> Result<()> {
     if (0.0..=1.0).contains(&start) && (0.0..=1.0).contains(&end) && start <= end {
         Ok(())
     } else {
-        Err(PulseError::invalid(format!("namespace range [{start}, {end}) must be within [0, 1] and not end before it starts"))
-            .hint("Give the share of the namespace the experiment takes, for example 0 and 0.5."))
+        Err(PulseError::invalid(format!(
+            "namespace range [{start}, {end}) must be within [0, 1] and not end before it starts"
+        ))
+        .hint("Give the share of the namespace the experiment takes, for example 0 and 0.5."))
     }
 }
 
@@ -255,7 +257,8 @@ mod tests {
     #[test]
     fn growthbook_hash_cases() {
         for case in cases()["hash"].as_array().unwrap() {
-            let (seed, value, version) = (case[0].as_str().unwrap(), case[1].as_str().unwrap(), case[2].as_i64().unwrap());
+            let (seed, value, version) =
+                (case[0].as_str().unwrap(), case[1].as_str().unwrap(), case[2].as_i64().unwrap());
             assert_eq!(ab_hash(seed, value, version as i32), case[3].as_f64(), "{case}");
         }
     }
@@ -273,7 +276,8 @@ mod tests {
                 continue;
             }
             let got = got.unwrap();
-            let want: Vec<(f64, f64)> = case["expected"].as_array().unwrap().iter().map(|r| (f(&r[0]), f(&r[1]))).collect();
+            let want: Vec<(f64, f64)> =
+                case["expected"].as_array().unwrap().iter().map(|r| (f(&r[0]), f(&r[1]))).collect();
             assert_eq!(got.len(), want.len(), "{case}");
             // The JS suite rounds both sides to 8 decimals (0.1 + 0.2 style sums).
             for (g, w) in got.iter().zip(&want) {
@@ -287,7 +291,8 @@ mod tests {
     #[test]
     fn growthbook_choose_variation_cases() {
         for case in cases()["chooseVariation"].as_array().unwrap() {
-            let ranges: Vec<(f64, f64)> = case["ranges"].as_array().unwrap().iter().map(|r| (f(&r[0]), f(&r[1]))).collect();
+            let ranges: Vec<(f64, f64)> =
+                case["ranges"].as_array().unwrap().iter().map(|r| (f(&r[0]), f(&r[1]))).collect();
             let want = case["expected"].as_i64().unwrap();
             let got = choose_variation(f(&case["n"]), &ranges).map_or(-1, |i| i as i64);
             assert_eq!(got, want, "{case}");

@@ -41,9 +41,8 @@ fn utf8(bytes: &[u8]) -> &str {
         // SAFETY: ASCII is valid UTF-8 (and the check is cheaper than from_utf8's).
         return unsafe { std::str::from_utf8_unchecked(bytes) };
     }
-    std::str::from_utf8(bytes).unwrap_or_else(|_| {
-        PulseError::new(Kind::InvalidText, "unit_id is not valid UTF-8").raise("ab_assign")
-    })
+    std::str::from_utf8(bytes)
+        .unwrap_or_else(|_| PulseError::new(Kind::InvalidText, "unit_id is not valid UTF-8").raise("ab_assign"))
 }
 
 fn null_elements(what: &str) -> ! {
