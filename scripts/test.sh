@@ -132,7 +132,18 @@ suite_dbt() {
              case when t = 'search' then 'lamp' end, case when t = 'add_to_cart' then 1 + i % 3 end,
              (array['mobile','desktop','tablet'])[1 + i % 3], 'DE', 1, 'clickstream', 0, i
         from generate_series(1, 3000) i,
-             lateral (select (array['page_view','product_view','product_view','search','add_to_cart','checkout_start'])[1 + i % 6] as t) et"
+             lateral (select (array['page_view','product_view','product_view','search','add_to_cart','checkout_start'])[1 + i % 6] as t) et;
+      -- Two experiments: checkout-button registered (3 variants, assigned by ab_assign), ranking-v2
+      -- not (its control is 'control'); customers and anonymous visitors exposed 3 days ago, some twice.
+      select ab_create_experiment('checkout-button', array['control','green','sticky']);
+      insert into raw.exposures (event_id, experiment_key, variant, unit_id, occurred_at, source, event_version,
+                                 _topic, _partition, _offset)
+      select 'x-' || k || '-' || u || '-' || r, k, v, u, now() - interval '3 days' + (r || ' hours')::interval, 'checkout', 1,
+             'exposures', 0, row_number() over ()
+        from (select 'c-' || i as u from generate_series(0, 96) i union all select 'v-' || i from generate_series(1, 200) i) units,
+             lateral (values ('checkout-button', ab_assign('checkout-button', u)),
+                             ('ranking-v2', ab_assign(u, array['control','treatment'], seed => 'ranking-v2'))) e(k, v),
+             generate_series(1, case when u like '%7' then 2 else 1 end) r"
     cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir .
   } >"$out" 2>&1
   local rc=$? p f
