@@ -37,6 +37,14 @@ metrics=$(curl -sf "127.0.0.1:${PULSE_METRICS_PORT:-29187}/metrics" | grep -E '^
 kill -TERM "$ingest_pid"; wait "$ingest_pid"; trap - EXIT
 log "demo: $produced messages landed in $((SECONDS - t_ingest))s (log: .pulse/ingest-demo.log)"
 
+# The generator's two experiments, registered with GrowthBook's defaults (seed = key, equal
+# weights): ab_assign(key, unit) then gives every unit the variant the storefront logged.
+psql_pulse -q -c "
+select ab_create_experiment('ranking-v2', array['control', 'treatment'], description => 'new product ranking')
+ where not exists (select from pulse.experiments where key = 'ranking-v2');
+select ab_create_experiment('checkout-button', array['control', 'green', 'sticky'], description => 'checkout button style')
+ where not exists (select from pulse.experiments where key = 'checkout-button');" >/dev/null
+
 log "demo: dbt build ..."
 (cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir . --quiet) || die "dbt build failed"
 (cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" source freshness --profiles-dir . --quiet) || die "source freshness failed"
@@ -137,12 +145,45 @@ select route, version, sum(decisions) as decisions, round(avg(mean_score)::numer
        round(avg(flagged_rate)::numeric, 4) as flagged_rate, round(avg(agreement)::numeric, 4) as agreement_with_served
   from pulse.model_comparison where model = 'fraud' and hour >= date_trunc('hour', now() - interval '5 minutes')
  group by 1, 2 order by 1, 2"
-echo "-- the pulse extension: GrowthBook-compatible bucketing in SQL"
-psql_pulse -P footer=off -c "select ab_hash('feature', '123', 2) as bucket"
+echo "-- experiments: the storefront's logged variants are GrowthBook's, as ab_assign(experiment, unit) gives them"
 psql_pulse -P footer=off -c "
-select case when ab_hash('checkout-button', customer_id) < 0.5 then 'control' else 'treatment' end as variant,
-       count(distinct customer_id) as customers, round(avg(amount), 2) as avg_order_value
-  from raw.orders group by 1 order by 1"
+select experiment_key, count(*) as exposures, count(distinct unit_id) as units,
+       round(100.0 * avg((variant = ab_assign(experiment_key, unit_id))::int), 2) as pct_same_as_ab_assign
+  from raw.exposures group by 1 order by 1"
+# Conversion: the unit ordered at or after its first exposure (customers are units).
+conversion="select u.unit_id, (count(o.order_id) > 0)::int::float8 as value
+  from (select unit_id, min(occurred_at) as t0 from raw.exposures where experiment_key = 'checkout-button' group by 1) u
+  left join raw.orders o on o.customer_id = u.unit_id and o.created_at >= u.t0 group by 1"
+echo "-- ab_report('checkout-button', ...): conversion per variant, two-proportion z-tests, Holm, SRM check"
+psql_pulse -P footer=off -c "
+select variant, units, round(mean::numeric, 4) as conversion, round(lift::numeric, 4) as lift,
+       round(ci_low::numeric, 4) as ci_low, round(ci_high::numeric, 4) as ci_high,
+       round(p_value::numeric, 6) as p_value, round(p_value_holm::numeric, 6) as p_holm,
+       round(prob_beat_control::numeric, 4) as p_beat_control, round(srm_p_value::numeric, 3) as srm_p, srm_flag
+  from ab_report('checkout-button', \$m\$$conversion\$m\$, method => 'ztest',
+                 exposures_sql => \$x\$select unit_id, variant from raw.exposures where experiment_key = 'checkout-button'\$x\$)"
+echo "-- ranking-v2 revenue per customer: CUPED with pre-exposure revenue as covariate narrows the interval"
+psql_pulse -P footer=off -c "
+with units as (
+  select unit_id, min(variant) as variant, min(occurred_at) as t0
+    from raw.exposures where experiment_key = 'ranking-v2' and unit_id like 'c-%' group by 1 having count(distinct variant) = 1),
+per_unit as (
+  select u.variant, coalesce(sum(o.amount) filter (where o.created_at >= u.t0), 0)::float8 as revenue,
+         coalesce(sum(o.amount) filter (where o.created_at < u.t0), 0)::float8 as revenue_before
+    from units u left join raw.orders o on o.customer_id = u.unit_id group by u.unit_id, u.variant),
+stats as (
+  select ab_stats(revenue, revenue_before) filter (where variant = 'control') as c,
+         ab_stats(revenue, revenue_before) filter (where variant = 'treatment') as t from per_unit)
+select m as method, round((r).lift::numeric, 2) as lift, round((r).ci_low::numeric, 2) as ci_low,
+       round((r).ci_high::numeric, 2) as ci_high, round((r).p_value::numeric, 4) as p_value
+  from stats, unnest(array['welch', 'cuped', 'sequential']) m, lateral (select ab_compare(c, t, 0.05, m) r) x"
+echo "-- dbt mart analytics.experiment_results (conversion z-test, revenue Welch, Holm, SRM)"
+psql_pulse -P footer=off -c "
+select experiment_key, variant, units, round(conversion_rate::numeric, 4) as conversion,
+       round(conversion_lift::numeric, 4) as conv_lift, round(conversion_p_value_holm::numeric, 5) as conv_p_holm,
+       round(revenue_per_unit::numeric, 2) as revenue_per_unit, round(revenue_p_value::numeric, 4) as revenue_p,
+       srm_flag
+  from analytics.experiment_results order by 1, 2"
 echo "Connect:   . .pulse/env && psql"
 echo "Stop:      make down      (data stays in .pulse/)"
 echo "Demo took $((SECONDS - t_start))s."

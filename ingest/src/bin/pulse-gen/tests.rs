@@ -217,6 +217,22 @@ fn a_unit_always_sees_the_same_variant() {
 }
 
 #[test]
+fn assignment_is_growthbooks() {
+    use crate::world::Experiment;
+    // GrowthBook cases.json hash v2 buckets: ("feature", "123") 0.5231, ("foo", "ab") 0.2575,
+    // ("seed", "b") 0.2696; equal ranges of 2, 3 and 4 variants.
+    let e = |key: &'static str, variants: &'static [&'static str]| Experiment { key, variants };
+    assert_eq!(e("feature", &["a", "b"]).variant("123"), "b");
+    assert_eq!(e("feature", &["a", "b", "c"]).variant("123"), "b");
+    assert_eq!(e("foo", &["a", "b", "c", "d"]).variant("ab"), "b");
+    assert_eq!(e("seed", &["a", "b", "c", "d"]).variant("b"), "b");
+    assert_eq!(e("seed", &["a", "b", "c", "d", "e"]).variant("b"), "b");
+    assert_eq!(e("seed", &["a", "b", "c", "d", "e", "f"]).variant("b"), "b");
+    assert_eq!(e("seed", &["a", "b", "c", "d", "e", "f", "g"]).variant("b"), "b");
+    assert_eq!(e("seed", &["a", "b", "c", "d", "e", "f", "g", "h"]).variant("b"), "c");
+}
+
+#[test]
 fn live_mode_stamps_the_wall_clock_and_has_no_chargebacks() {
     let before = Utc::now() - Duration::seconds(1);
     let messages = all_messages(Config { live: true, ..config(300, 0) });

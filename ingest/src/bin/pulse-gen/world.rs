@@ -120,14 +120,23 @@ pub const RANKING: Experiment = Experiment { key: "ranking-v2", variants: &["con
 pub const CHECKOUT: Experiment = Experiment { key: "checkout-button", variants: &["control", "green", "sticky"] };
 
 impl Experiment {
-    /// Stable assignment by a hash of experiment and unit, as a feature-flag service does.
+    /// GrowthBook's assignment (hash v2, seed = key, equal weights, full coverage): the variant
+    /// `ab_assign(key, unit)` gives in the database for the experiment registered with defaults,
+    /// so the demo can analyse the logged exposures against the registry. The SDK's steps are
+    /// repeated here because the generator cannot link the extension (a pgrx cdylib).
     pub fn variant(&self, unit: &str) -> &'static str {
-        // FNV-1a: stable across Rust versions and platforms, unlike std's hasher.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in self.key.bytes().chain([b':']).chain(unit.bytes()) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        let fnv = |h: u32, s: &str| s.chars().fold(h, |h, c| (h ^ c as u32).wrapping_mul(0x0100_0193));
+        let inner = fnv(fnv(0x811c_9dc5, self.key), unit);
+        let bucket = f64::from(fnv(0x811c_9dc5, &inner.to_string()) % 10_000) / 10_000.0;
+        let weight = 1.0 / self.variants.len() as f64;
+        let mut start = 0.0;
+        for v in self.variants {
+            if bucket >= start && bucket < start + weight {
+                return v;
+            }
+            start += weight;
         }
-        self.variants[(h % self.variants.len() as u64) as usize]
+        self.variants[self.variants.len() - 1]
     }
 }
 
