@@ -53,6 +53,16 @@ if ! "$PGBIN/psql" -X -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres -d postgres -A
 fi
 # Newly built library: reinstall the extension objects when the version changed, otherwise keep data.
 PGOPTIONS="-c client_min_messages=warning" psql_pulse -c "create extension if not exists pulse" -c "alter extension pulse update"
+# An unreleased version has no upgrade script: when its install script changed since this database
+# got it (a developer's rebuild), recreate the extension here, in the dev database only. This drops
+# the pulse.* catalog (models, features, experiments) of the dev database; make demo rebuilds it.
+script="$(ls "$("$PGBIN/pg_config" --sharedir)"/extension/pulse--*.sql | grep -v -- '--.*--' | sort -V | tail -1)"
+sum="$(md5sum "$script" | cut -d' ' -f1)"
+if [ -f "$STATE/extension.md5" ] && [ "$(cat "$STATE/extension.md5")" != "$sum" ]; then
+  log "up: $(basename "$script") changed since the pulse database installed it: recreating the extension there (drop extension pulse cascade)"
+  PGOPTIONS="-c client_min_messages=warning" psql_pulse -q -c "drop extension pulse cascade" -c "create extension pulse"
+fi
+echo "$sum" >"$STATE/extension.md5"
 
 export PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$PULSE_DB"
 "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations" | sed 's/^/up: /' >&2
