@@ -62,8 +62,12 @@ impl Generator {
         let existing = if self.rng.gen_bool(P_NEW_CUSTOMER) {
             None
         } else {
-            // ranking-v2's treatment converts ~10 % better, so its customers are picked more often.
-            self.world.pick_customer(&mut self.rng, |c| if RANKING.variant(&c.id) == "treatment" { 1.0 } else { 0.9 })
+            // ranking-v2's treatment converts ~10 % better, and checkout-button's "sticky" variant
+            // ~15 % better, so their customers are picked more often.
+            self.world.pick_customer(&mut self.rng, |c| {
+                let ranking = if RANKING.variant(&c.id) == "treatment" { 1.0 } else { 0.9 };
+                ranking * if CHECKOUT.variant(&c.id) == "sticky" { 1.15 } else { 1.0 }
+            })
         };
         let customer = match existing {
             Some(c) => c,
@@ -75,6 +79,7 @@ impl Generator {
         let visit = self.start_visit(at, Some(customer), device, ip_country);
         let lines = pick(&mut self.rng, &[(1, 60), (2, 30), (3, 10)]);
         let (cart, t) = self.fill_cart(&visit, at, lines, false);
+        self.expose(&visit, t, &CHECKOUT);
         let t = self.start_checkout(&visit, t);
         let method = pick(&mut self.rng, &METHODS);
         let card = matches!(method, "card" | "apple_pay").then(|| self.world.customers[customer].card());
@@ -106,8 +111,11 @@ impl Generator {
         if let (Some(product), true) = (last, self.rng.gen_bool(0.12)) {
             t += self.rng.gen_range(5 * SECOND..40 * SECOND);
             self.click(&visit, t, "add_to_cart", Some(product), None, Some(1));
-            // checkout-button's "sticky" variant leaves fewer abandoned checkouts behind.
-            let reach_checkout = if CHECKOUT.variant(&visit.unit_id) == "sticky" { 0.35 } else { 0.5 };
+            // The cart shows the checkout button: the exposure comes before the variant can change
+            // anything (exposing at checkout would log fewer units for a better button: an SRM).
+            self.expose(&visit, t, &CHECKOUT);
+            // checkout-button's "sticky" variant leaves fewer carts abandoned.
+            let reach_checkout = if CHECKOUT.variant(&visit.unit_id) == "sticky" { 0.65 } else { 0.5 };
             if self.rng.gen_bool(reach_checkout) {
                 self.start_checkout(&visit, t);
             }
@@ -135,6 +143,7 @@ impl Generator {
         let visit = self.start_visit(at, Some(customer), device, ip_country);
         let lines = self.rng.gen_range(1..=2);
         let (cart, t) = self.fill_cart(&visit, at, lines, true);
+        self.expose(&visit, t, &CHECKOUT);
         let t = self.start_checkout(&visit, t);
         let checkout = Checkout {
             customer,
@@ -161,6 +170,7 @@ impl Generator {
             let product = self.world.pick_product(&mut self.rng);
             self.click(&visit, t + SECOND, "product_view", Some(product), None, None);
             self.click(&visit, t + 3 * SECOND, "add_to_cart", Some(product), None, Some(1));
+            self.expose(&visit, t + 3 * SECOND, &CHECKOUT);
             let checkout_at = self.start_checkout(&visit, t + 3 * SECOND);
             let checkout = Checkout {
                 customer,
@@ -292,11 +302,10 @@ impl Generator {
         t
     }
 
-    /// checkout_start and the checkout-button exposure; returns their time.
+    /// checkout_start; returns its time. (The checkout-button exposure happens at the cart.)
     fn start_checkout(&mut self, visit: &Visit, at: i64) -> i64 {
         let t = at + self.rng.gen_range(10 * SECOND..MINUTE);
         self.click(visit, t, "checkout_start", None, None, None);
-        self.expose(visit, t, &CHECKOUT);
         t
     }
 
