@@ -150,18 +150,22 @@ psql_pulse -P footer=off -c "
 select experiment_key, count(*) as exposures, count(distinct unit_id) as units,
        round(100.0 * avg((variant = ab_assign(experiment_key, unit_id))::int), 2) as pct_same_as_ab_assign
   from raw.exposures group by 1 order by 1"
-# Conversion: the unit ordered at or after its first exposure (customers are units).
-conversion="select u.unit_id, (count(o.order_id) > 0)::int::float8 as value
-  from (select unit_id, min(occurred_at) as t0 from raw.exposures where experiment_key = 'checkout-button' group by 1) u
-  left join raw.orders o on o.customer_id = u.unit_id and o.created_at >= u.t0 group by 1"
-echo "-- ab_report('checkout-button', ...): conversion per variant, two-proportion z-tests, Holm, SRM check"
+# Checkout reach: the unit started a checkout at or after its first exposure (the cart shows the
+# button). Anonymous visitors only browse, so for them the button is all that decides it.
+reach="select x.unit_id, (count(c.event_id) > 0)::int::float8 as value
+  from (select unit_id, min(occurred_at) as t0 from raw.exposures where experiment_key = 'checkout-button' group by 1) x
+  join raw.clickstream c on coalesce(c.customer_id, 'v-' || substr(c.session_id, 3)) = x.unit_id
+   and c.event_type = 'checkout_start' and c.occurred_at >= x.t0
+ group by 1"
+echo "-- ab_report('checkout-button', ...): anonymous visitors reaching checkout, two-proportion z-tests, Holm, SRM check"
 psql_pulse -P footer=off -c "
-select variant, units, round(mean::numeric, 4) as conversion, round(lift::numeric, 4) as lift,
+select variant, units, round(mean::numeric, 4) as reached_checkout, round(lift::numeric, 4) as lift,
        round(ci_low::numeric, 4) as ci_low, round(ci_high::numeric, 4) as ci_high,
        round(p_value::numeric, 6) as p_value, round(p_value_holm::numeric, 6) as p_holm,
        round(prob_beat_control::numeric, 4) as p_beat_control, round(srm_p_value::numeric, 3) as srm_p, srm_flag
-  from ab_report('checkout-button', \$m\$$conversion\$m\$, method => 'ztest',
-                 exposures_sql => \$x\$select unit_id, variant from raw.exposures where experiment_key = 'checkout-button'\$x\$)"
+  from ab_report('checkout-button', \$m\$$reach\$m\$, method => 'ztest',
+                 exposures_sql => \$x\$select unit_id, variant from raw.exposures
+                                   where experiment_key = 'checkout-button' and unit_id like 'v-%'\$x\$)"
 echo "-- ranking-v2 revenue per customer: CUPED with pre-exposure revenue as covariate narrows the interval"
 psql_pulse -P footer=off -c "
 with units as (

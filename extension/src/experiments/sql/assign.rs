@@ -4,20 +4,20 @@
 //! `hashtext` bucketing costs. Through `#[pg_extern]`, converting the `text[]` and `float8[]`
 //! arguments and the `String` result took three quarters of the time, so this reads the text
 //! arguments in place, parses the arrays once per call site (cached in `fn_extra`, keyed on
-//! their bytes so a per-row array that reuses an address is still re-read) and builds the
-//! result from the cached variant. The maths stays in `core::assign`.
+//! their bytes, so a different array is always re-read) and builds the result from the cached
+//! variant. The maths stays in `core::assign`.
 use super::super::core as assignment;
 use crate::error::{Kind, OrRaise, PulseError};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, varlena, Array, FromDatum, PgMemoryContexts};
 
 /// Parsed array arguments of one call site.
+///
+/// The arrays are compared by bytes on every call, never trusted to stay put: PL/pgSQL keeps a
+/// simple expression's state (and so `fn_extra`) across calls whose parameters change, so even an
+/// argument `get_fn_expr_arg_stable` calls stable (a Param) can differ between calls.
 #[derive(Default)]
 struct CallSite {
-    /// The arrays are constants or parameters (`get_fn_expr_arg_stable`): parsed once.
-    variants_stable: bool,
-    weights_stable: bool,
-    parsed: bool,
     variants_raw: Vec<u8>,
     variants: Vec<Box<[u8]>>,
     weights_raw: Option<Vec<u8>>,
@@ -57,10 +57,6 @@ impl CallSite {
     /// # Safety
     /// The datums must be a non-NULL text[] and, when given, a float8[].
     unsafe fn refresh(&mut self, variants: pg_sys::Datum, weights: Option<pg_sys::Datum>) {
-        let parsed = std::mem::replace(&mut self.parsed, true);
-        if parsed && self.variants_stable && self.weights_stable {
-            return;
-        }
         let raw = varlena_bytes(variants);
         if raw != self.variants_raw.as_slice() {
             let array = Array::<&str>::from_polymorphic_datum(variants, false, pg_sys::TEXTARRAYOID)
@@ -131,12 +127,7 @@ pub unsafe extern "C-unwind" fn ab_assign_fast(fcinfo: pg_sys::FunctionCallInfo)
 
     let flinfo = (*fcinfo).flinfo;
     if (*flinfo).fn_extra.is_null() {
-        let site = CallSite {
-            variants_stable: pg_sys::get_fn_expr_arg_stable(flinfo, 1),
-            weights_stable: pg_sys::get_fn_expr_arg_stable(flinfo, 2),
-            ..CallSite::default()
-        };
-        let site = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(site);
+        let site = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(CallSite::default());
         (*flinfo).fn_extra = site.cast();
     }
     let site = &mut *((*flinfo).fn_extra as *mut CallSite);

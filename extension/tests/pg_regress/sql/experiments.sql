@@ -43,6 +43,16 @@ select key, seed, namespace, namespace_start, namespace_end, holdout
 select bool_and(ab_assign('checkout-button', 'u' || i) = ab_assign('u' || i, array['control', 'green', 'sticky'], array[0.5, 0.25, 0.25], 'checkout-button'))
        as same_as_immutable
   from generate_series(1, 1000) i;
+-- one statement over two experiments: each row gets its own experiment's settings (the
+-- IMMUTABLE form caches its arrays per call site and must notice when they change)
+select k, count(v) as assigned,
+       count(*) filter (where v is distinct from case k
+         when 'checkout-button' then ab_assign(u, array['control', 'green', 'sticky'], array[0.5, 0.25, 0.25], 'checkout-button')
+         else ab_assign(u, array['control', 'treatment'], seed => 'rk') end) as mismatches
+  from (select k, 'u' || i as u, ab_assign(k, 'u' || i) as v
+          from unnest(array['checkout-button', 'ranking-v2', 'checkout-button']) k, generate_series(1, 500) i) s
+ where v is not null or k = 'checkout-button'
+ group by k order by k;
 -- namespace and holdout keep units out
 select count(*) filter (where v is not null and not ab_in_namespace(u, 'ranking', 0, 0.5)) as outside_namespace,
        count(*) filter (where v is not null and ab_hash('pulse.holdout:rk', u, 2) < 0.1) as in_holdout,
