@@ -166,7 +166,7 @@ select variant, units, round(mean::numeric, 4) as reached_checkout, round(lift::
   from ab_report('checkout-button', \$m\$$reach\$m\$, method => 'ztest',
                  exposures_sql => \$x\$select unit_id, variant from raw.exposures
                                    where experiment_key = 'checkout-button' and unit_id like 'v-%'\$x\$)"
-echo "-- ranking-v2 revenue per customer: CUPED with pre-exposure revenue as covariate narrows the interval"
+echo "-- ranking-v2 revenue per customer: Welch, CUPED (pre-exposure revenue as covariate) and the always-valid sequential interval"
 psql_pulse -P footer=off -c "
 with units as (
   select unit_id, min(variant) as variant, min(occurred_at) as t0

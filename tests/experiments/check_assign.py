@@ -25,16 +25,12 @@ import sys
 
 import psycopg2
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import check, run  # noqa: E402
+
 CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "extension", "src", "experiments",
                      "growthbook_cases.json")
 TOL = 1e-8  # the JS suite floors both sides to 8 decimals before comparing ranges and weights
-failures = 0
-
-
-def check(name, ok, why=""):
-    global failures
-    print(f"ok - {name}" if ok else f"not ok - {name}: {why}")
-    failures += 0 if ok else 1
 
 
 def sqlstate(cur, sql, args=()):
@@ -338,14 +334,9 @@ def main():
     conn = psycopg2.connect("")
     conn.autocommit = True  # an expected error must not abort the later checks
     cur = conn.cursor()
-    for section, args in ((fixture_checks, (cur, cases)), (unicode_checks, (cur,)), (assign_checks, (cur,)),
-                          (share_checks, (cur,))):
-        try:
-            section(*args)
-        except Exception as e:  # an unexpected error fails its section, the others still run
-            check(f"{section.__name__} ran to the end", False, f"{type(e).__name__}: {e}".strip())
-    return failures
+    run(((fixture_checks, (cur, cases)), (unicode_checks, (cur,)), (assign_checks, (cur,)),
+                          (share_checks, (cur,))))
 
 
 if __name__ == "__main__":
-    sys.exit(1 if main() else 0)
+    main()

@@ -22,11 +22,15 @@ Tolerances (|got - ref| <= max(rel * max(|ref|, scale), abs)):
 import io
 import json
 import math
+import os
 import sys
 import warnings
 
 import numpy as np
 import psycopg2
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import check, run  # noqa: E402
 from scipy import stats
 
 REL, ABS, TAIL, TAIL_REL, MERGE_REL = 1e-9, 1e-12, 1e-12, 1e-6, 1e-12
@@ -34,13 +38,6 @@ OFFSET = 1e9
 OFFSET_LIFT_TOL = 8 * float(np.spacing(OFFSET))  # ~9.5e-7, see above
 COLS = ["method", "n_control", "n_treatment", "mean_control", "mean_treatment", "lift", "ci_low", "ci_high",
         "relative_lift", "relative_ci_low", "relative_ci_high", "statistic", "df", "p_value", "prob_beat_control"]
-failures = 0
-
-
-def check(name, ok, why=""):
-    global failures
-    print(f"ok - {name}" if ok else f"not ok - {name}: {why}")
-    failures += 0 if ok else 1
 
 
 def close(got, ref, rel=REL, scale=0.0, extra=0.0):
@@ -419,14 +416,9 @@ def main():
     cur = conn.cursor()
     data = datasets()
     load(cur, data)
-    for section, args in ((compare_checks, (cur, data)), (type_checks, (cur, data)), (srm_holm_checks, (cur,)),
-                          (error_checks, (cur,)), (parallel_checks, (cur,))):
-        try:
-            section(*args)
-        except Exception as e:  # an unexpected error fails its section, the others still run
-            check(f"{section.__name__} ran to the end", False, f"{type(e).__name__}: {e}".strip())
-    return failures
+    run(((compare_checks, (cur, data)), (type_checks, (cur, data)), (srm_holm_checks, (cur,)),
+                          (error_checks, (cur,)), (parallel_checks, (cur,))))
 
 
 if __name__ == "__main__":
-    sys.exit(1 if main() else 0)
+    main()
