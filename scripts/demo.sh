@@ -166,21 +166,24 @@ select variant, units, round(mean::numeric, 4) as reached_checkout, round(lift::
   from ab_report('checkout-button', \$m\$$reach\$m\$, method => 'ztest',
                  exposures_sql => \$x\$select unit_id, variant from raw.exposures
                                    where experiment_key = 'checkout-button' and unit_id like 'v-%'\$x\$)"
-echo "-- ranking-v2 revenue per customer: Welch, CUPED (pre-exposure revenue as covariate) and the always-valid sequential interval"
+echo "-- ranking-v2 revenue per customer: Welch, CUPED (customer segment as covariate) and the always-valid sequential interval"
 psql_pulse -P footer=off -c "
 with units as (
   select unit_id, min(variant) as variant, min(occurred_at) as t0
-    from raw.exposures where experiment_key = 'ranking-v2' and unit_id like 'c-%' group by 1 having count(distinct variant) = 1),
+    from raw.exposures where experiment_key = 'ranking-v2' and unit_id like 'c-%'
+   group by 1 having count(distinct variant) = 1),
 per_unit as (
-  select u.variant, coalesce(sum(o.amount) filter (where o.created_at >= u.t0), 0)::float8 as revenue,
-         coalesce(sum(o.amount) filter (where o.created_at < u.t0), 0)::float8 as revenue_before
-    from units u left join raw.orders o on o.customer_id = u.unit_id group by u.unit_id, u.variant),
-stats as (
-  select ab_stats(revenue, revenue_before) filter (where variant = 'control') as c,
-         ab_stats(revenue, revenue_before) filter (where variant = 'treatment') as t from per_unit)
+  select u.variant, coalesce(sum(o.amount), 0)::float8 as revenue,
+         (case c.segment when 'vip' then 3 when 'regular' then 2 when 'at_risk' then 1 else 0 end)::float8 as segment_rank
+    from units u join raw.customers c on c.customer_id = u.unit_id
+    left join raw.orders o on o.customer_id = u.unit_id and o.created_at >= u.t0
+   group by u.unit_id, u.variant, c.segment)
 select m as method, round((r).lift::numeric, 2) as lift, round((r).ci_low::numeric, 2) as ci_low,
        round((r).ci_high::numeric, 2) as ci_high, round((r).p_value::numeric, 4) as p_value
-  from stats, unnest(array['welch', 'cuped', 'sequential']) m, lateral (select ab_compare(c, t, 0.05, m) r) x"
+  from (select ab_stats(revenue, segment_rank) filter (where variant = 'control') as c,
+               ab_stats(revenue, segment_rank) filter (where variant = 'treatment') as t from per_unit) s,
+       unnest(array['welch', 'cuped', 'sequential']) m,
+       lateral (select ab_compare(c, t, 0.05, m) as r) x"
 echo "-- dbt mart analytics.experiment_results (conversion z-test, revenue Welch, Holm, SRM)"
 psql_pulse -P footer=off -c "
 select experiment_key, variant, units, round(conversion_rate::numeric, 4) as conversion,
