@@ -62,7 +62,7 @@ t_serial=$(best_of 3 "$by_variant" "$serial")
 t_parallel=$(best_of 3 "$by_variant" "$parallel")
 b_serial=$(best_of 3 "$builtin_stats" "$serial")
 b_parallel=$(best_of 3 "$builtin_stats" "$parallel")
-same=$(q "
+same=$("$PGBIN/psql" -X -Atq -v ON_ERROR_STOP=1 -c "
   create temp table a as select variant, (ab_stats_summary(ab_stats(value, covariate))).* from metrics group by variant;
   $parallel
   create temp table b as select variant, (ab_stats_summary(ab_stats(value, covariate))).* from metrics group by variant;
