@@ -136,6 +136,12 @@ suite_dbt() {
       -- Two experiments: checkout-button registered (3 variants, assigned by ab_assign), ranking-v2
       -- not (its control is 'control'); customers and anonymous visitors exposed 3 days ago, some twice.
       select ab_create_experiment('checkout-button', array['control','green','sticky']);
+      -- A broken rollout: only the control's exposures were logged, so the SRM check must fire.
+      select ab_create_experiment('one-arm-logged', array['control','treatment']);
+      insert into raw.exposures (event_id, experiment_key, variant, unit_id, occurred_at, source, event_version,
+                                 _topic, _partition, _offset)
+      select 'y-' || i, 'one-arm-logged', 'control', 'c-' || i, now() - interval '2 days', 'web', 1, 'exposures', 1, i
+        from generate_series(0, 96) i;
       insert into raw.exposures (event_id, experiment_key, variant, unit_id, occurred_at, source, event_version,
                                  _topic, _partition, _offset)
       select 'x-' || k || '-' || u || '-' || r, k, v, u, now() - interval '3 days' + (r || ' hours')::interval, 'checkout', 1,

@@ -41,22 +41,36 @@ unit_metrics as (
     group by u.experiment_key, u.variant, u.unit_id
 ),
 
+-- The variants of each experiment: the registry's, with their weights (so a variant nobody was
+-- exposed to still counts in the SRM check), or the ones seen, with equal weights, for
+-- experiments not in the registry. Exposures of variants the registry does not list are left out.
+arms as (
+    select r.key as experiment_key, a.variant, a.weight
+    from registry as r
+    cross join lateral unnest(r.variants, r.weights) as a (variant, weight)
+    union all
+    select distinct m.experiment_key, m.variant, 1.0::float8 as weight
+    from unit_metrics as m
+    where not exists (select from registry as r where r.key = m.experiment_key)
+),
+
 per_variant as (
     select
-        m.experiment_key,
-        m.variant,
-        count(*) as units,
-        sum(m.converted)::bigint as conversions,
-        sum(m.revenue) as revenue,
+        a.experiment_key,
+        a.variant,
+        a.weight,
+        count(m.unit_id) as units,
+        coalesce(sum(m.converted), 0)::bigint as conversions,
+        coalesce(sum(m.revenue), 0) as revenue,
         ab_stats(m.converted) as conversion_stats,
         ab_stats(m.revenue) as revenue_stats,
         -- The control is the registry's first variant, or 'control' for unregistered experiments.
-        m.variant = coalesce(max(r.variants[1]), 'control') as is_control,
-        -- The split weight, for the SRM check: the registry's, or equal for unregistered experiments.
-        max(r.weights[array_position(r.variants, m.variant)]) as weight
-    from unit_metrics as m
-    left join registry as r on r.key = m.experiment_key
-    group by m.experiment_key, m.variant
+        a.variant = coalesce(
+            (select r.variants[1] from registry as r where r.key = a.experiment_key), 'control'
+        ) as is_control
+    from arms as a
+    left join unit_metrics as m on m.experiment_key = a.experiment_key and m.variant = a.variant
+    group by a.experiment_key, a.variant, a.weight
 ),
 
 with_control as (
@@ -65,10 +79,13 @@ with_control as (
         c.conversion_stats as control_conversion,
         c.revenue_stats as control_revenue,
         c.units as control_units,
-        case when count(*) over experiment >= 2 then ab_srm(
-            array_agg(v.units) over experiment,
-            array_agg(coalesce(v.weight, 1.0)) over experiment
-        ) end as srm_p_value,
+        -- Variants with weight 0 (ramped down) are outside the SRM check.
+        case when count(*) filter (where v.weight > 0) over experiment >= 2
+                  and sum(v.units) filter (where v.weight > 0) over experiment > 0
+            then ab_srm(
+                array_agg(v.units) filter (where v.weight > 0) over experiment,
+                array_agg(v.weight) filter (where v.weight > 0) over experiment
+            ) end as srm_p_value,
         row_number() over experiment as position
     from per_variant as v
     left join per_variant as c on c.experiment_key = v.experiment_key and c.is_control
@@ -95,7 +112,7 @@ final as (
         is_control,
         units,
         conversions,
-        conversions::float8 / units as conversion_rate,
+        conversions::float8 / nullif(units, 0) as conversion_rate,
         (conversion_test).lift as conversion_lift,
         (conversion_test).ci_low as conversion_lift_ci_low,
         (conversion_test).ci_high as conversion_lift_ci_high,
@@ -103,7 +120,7 @@ final as (
         (conversion_test).p_value as conversion_p_value,
         (ab_p_adjust_holm(array_agg((conversion_test).p_value) over experiment))[position] as conversion_p_value_holm,
         (conversion_test).prob_beat_control as conversion_prob_beat_control,
-        revenue / units as revenue_per_unit,
+        revenue / nullif(units, 0) as revenue_per_unit,
         (revenue_test).lift as revenue_lift,
         (revenue_test).ci_low as revenue_lift_ci_low,
         (revenue_test).ci_high as revenue_lift_ci_high,

@@ -67,6 +67,20 @@ pub fn ab_hash(seed: &str, unit_id: &str, hash_version: i32) -> Option<f64> {
 // Assignment
 // ---------------------------------------------------------------------------------------------
 
+/// The most variants an experiment may have: far beyond any real test, and small enough that
+/// ranges and weights for them fit in memory (an allocation failure would abort the backend).
+pub const MAX_VARIANTS: usize = 10_000;
+
+/// Checks a variant count against [`MAX_VARIANTS`].
+pub fn check_variant_count(n: usize) -> Result<()> {
+    if n <= MAX_VARIANTS {
+        Ok(())
+    } else {
+        Err(PulseError::invalid(format!("{n} variants is more than the {MAX_VARIANTS} supported"))
+            .hint("An experiment compares a handful of variants."))
+    }
+}
+
 /// GrowthBook's `getEqualWeights(n)`: `n` weights of `1 / n` (empty for n <= 0).
 pub fn equal_weights(n: usize) -> Vec<f64> {
     vec![1.0 / n as f64; n]
@@ -118,6 +132,7 @@ fn ranges(n: usize, coverage: f64, weights: Option<&[f64]>) -> impl Iterator<Ite
 /// GrowthBook's `getBucketRanges`: variant `i` gets `[c_i, c_i + coverage · w_i)` where `c_i` is
 /// the cumulative weight before it. Errors for coverage outside [0, 1] or negative weights.
 pub fn bucket_ranges(n: usize, coverage: f64, weights: Option<&[f64]>) -> Result<Vec<(f64, f64)>> {
+    check_variant_count(n)?;
     check_coverage(coverage)?;
     if let Some(w) = weights {
         check_weights(w)?;

@@ -48,7 +48,7 @@ create function @extschema@.ab_create_experiment(
     namespace_end float8 default 1,
     holdout float8 default 0,
     status text default 'running',
-    start_at timestamptz default now(),
+    start_at timestamptz default null,
     stop_at timestamptz default null,
     description text default null
 ) returns pulse.experiments
@@ -88,7 +88,7 @@ begin
         raise exception 'unknown status "%"', status using errcode = '22023',
             hint = 'Use draft, running or stopped.';
     end if;
-    if stop_at <= start_at then
+    if stop_at <= coalesce(start_at, now()) then
         raise exception 'stop_at must be after start_at' using errcode = '22023';
     end if;
     insert into pulse.experiments as x (key, variants, weights, coverage, seed, hash_version, namespace,
@@ -96,7 +96,7 @@ begin
     values (key, variants, w, coverage, coalesce(seed, key), hash_version, namespace,
             case when namespace is not null then namespace_start end,
             case when namespace is not null then namespace_end end,
-            holdout, status, start_at, stop_at, description)
+            holdout, status, coalesce(start_at, case when status = 'running' then now() end), stop_at, description)
     returning x.* into e;
     return e;
 exception when unique_violation then
@@ -120,7 +120,9 @@ begin
     update pulse.experiments x
        set status = ab_set_experiment_status.status,
            start_at = case when ab_set_experiment_status.status = 'running' then coalesce(x.start_at, now()) else x.start_at end,
-           stop_at = case when ab_set_experiment_status.status = 'stopped' then coalesce(x.stop_at, greatest(now(), x.start_at + interval '1 microsecond'))
+           -- stopping early moves a planned stop_at to now (kept after start_at)
+           stop_at = case when ab_set_experiment_status.status = 'stopped'
+                          then greatest(least(coalesce(x.stop_at, now()), now()), x.start_at + interval '1 microsecond')
                           when ab_set_experiment_status.status = 'running' and x.stop_at <= now() then null
                           else x.stop_at end
      where x.key = ab_set_experiment_status.key
@@ -160,7 +162,7 @@ begin
 end
 $$;
 comment on function @extschema@.ab_assign(text, text) is
-'The variant of unit_id in a registered experiment, or NULL when the unit is not in it: the experiment is not running (status, start_at, stop_at), the unit is outside its namespace range, in its holdout (ab_hash(''pulse.holdout:'' || seed, unit_id, 2) < holdout) or outside coverage. STABLE: reads pulse.experiments. 42704 for an unknown experiment.';
+'The variant of unit_id in a registered experiment, or NULL when the unit is not in it: the experiment is not running (status, start_at, stop_at, compared with now(), the start of the transaction), the unit is outside its namespace range, in its holdout (ab_hash(''pulse.holdout:'' || seed, unit_id, 2) < holdout) or outside coverage. STABLE: reads pulse.experiments. 42704 for an unknown experiment.';
 
 create function @extschema@.ab_expose(experiment text, unit_id text) returns text
 language plpgsql volatile strict
@@ -191,7 +193,7 @@ begin
 end
 $$;
 comment on function @extschema@.ab_expose(text, text) is
-'Assigns unit_id (as ab_assign(experiment, unit_id)) and records its first exposure in pulse.exposures; later calls return the recorded variant and write nothing. Idempotent and safe under concurrency (one row per unit, by primary key). NULL, and nothing recorded, when the unit is not in the experiment. 42704 for an unknown experiment.';
+'Assigns unit_id (as ab_assign(experiment, unit_id)) and records its first exposure in pulse.exposures; later calls return the recorded variant and write nothing. Idempotent and safe under concurrency (one row per unit, by primary key; under REPEATABLE READ a concurrent first exposure of the same unit raises 40001, retry it). NULL, and nothing recorded, when the unit is not in the experiment. 42704 for an unknown experiment.';
 
 create function @extschema@.ab_report(
     experiment text,
@@ -236,6 +238,10 @@ begin
         raise exception 'unknown method "%"', method using errcode = '22023',
             hint = 'Use welch, ztest (0/1 metrics), cuped (metric_sql returns a covariate) or sequential.';
     end if;
+    if alpha is null or not (alpha > 0 and alpha < 1) then
+        raise exception 'alpha must be between 0 and 1 (exclusive), got %', coalesce(alpha::text, 'NULL') using errcode = '22023',
+            hint = 'alpha is the significance level: 0.05 gives 95 % intervals.';
+    end if;
     ctl := coalesce(control, e.variants[1]);
     if array_position(e.variants, ctl) is null then
         raise exception '"%" is not a variant of experiment "%"', ctl, e.key using errcode = '22023',
@@ -246,12 +252,15 @@ begin
     execute format($q$
         with exposed as (
             select u.unit_id::text as unit_id, min(u.variant::text) as variant
-              from (%s) u
+              from (%s
+                   ) u
+             where u.unit_id is not null
              group by 1
             having count(distinct u.variant) = 1
         ), metric as (
             select m.unit_id::text as unit_id, sum(m.value)::float8 as value %s
-              from (%s) m
+              from (%s
+                   ) m
              group by 1
         ), per_variant as (
             select x.variant, %s as s, count(*) as units
@@ -275,9 +284,11 @@ begin
         end if;
     end loop;
     holm := @extschema@.ab_p_adjust_holm(p);
-    if (select sum(c) from unnest(counts) c) > 0 then
-        srm := @extschema@.ab_srm(counts, e.weights);
-    end if;
+    -- The SRM check covers the variants with a positive weight (a weight of 0 ramps a variant down).
+    select @extschema@.ab_srm(array_agg(c order by i), array_agg(w order by i)) into srm
+      from unnest(counts, e.weights) with ordinality v(c, w, i)
+     where w > 0
+    having count(*) >= 2 and sum(c) > 0;
     return query
         select names[i], names[i] = ctl, counts[i],
                (select s.mean from @extschema@.ab_stats_summary(summaries[i]) s),
@@ -289,4 +300,4 @@ begin
 end
 $$;
 comment on function @extschema@.ab_report(text, text, float8, text, text, text) is
-'One row per variant of a registered experiment: units, mean, and for each treatment against control (default: the first variant) its lift, interval, relative lift and interval, p-value, Holm-adjusted p-value across the treatments, probability to beat control (ab_compare with alpha and method), plus the SRM p-value (ab_srm against the experiment''s weights) and srm_flag (p < 0.001). Units: exposures_sql (unit_id, variant; default pulse.exposures of the experiment), units in two variants left out. metric_sql returns unit_id and value (and covariate for cuped); rows are summed per unit and units without one count as 0. Runs with the caller''s privileges. Errors: 42704 unknown experiment, 22023 unknown control or invalid alpha/method.';
+'One row per variant of a registered experiment: units, mean, and for each treatment against control (default: the first variant) its lift, interval, relative lift and interval, p-value, Holm-adjusted p-value across the treatments, probability to beat control (ab_compare with alpha and method), plus the SRM p-value (ab_srm against the experiment''s weights) and srm_flag (p < 0.001). Units: exposures_sql (unit_id, variant; default pulse.exposures of the experiment), units in two variants, NULL unit ids and variants the experiment does not have left out. metric_sql returns unit_id and value (and covariate for cuped); rows are summed per unit and units without one count as 0. Runs with the caller''s privileges. Errors: 42704 unknown experiment, 22023 unknown control or invalid alpha/method.';

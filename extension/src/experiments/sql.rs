@@ -55,7 +55,9 @@ fn ab_bucket_ranges(
 /// GrowthBook's equal weights: `variants` weights of 1 / variants.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn ab_equal_weights(variants: i32) -> Vec<f64> {
-    assignment::equal_weights(variants.max(0) as usize)
+    let n = variants.max(0) as usize;
+    assignment::check_variant_count(n).or_raise("ab_equal_weights");
+    assignment::equal_weights(n)
 }
 
 extension_sql!(

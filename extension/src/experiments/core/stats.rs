@@ -153,6 +153,20 @@ pub struct Summary {
     pub covariate: Option<CovariateSums>,
 }
 
+/// The text form as written: the covariate's fields are checked together in [`Summary::parse`]
+/// (serde's `flatten` would silently drop a partial covariate).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryText {
+    n: i64,
+    sum: f64,
+    sxx: f64,
+    binary: bool,
+    sum_x: Option<f64>,
+    sxx_x: Option<f64>,
+    sxy: Option<f64>,
+}
+
 fn corrupt(why: &str) -> PulseError {
     PulseError::new(crate::error::Kind::InvalidText, format!("invalid ab_stats: {why}"))
         .hint("Write it as ab_stats produces it, for example {\"n\":3,\"sum\":6,\"sxx\":2,\"binary\":false}.")
@@ -168,15 +182,26 @@ impl Summary {
         (self.n >= 2).then(|| self.sxx / (self.n - 1) as f64)
     }
 
-    /// Parses the text form, checking that it could have come from `ab_stats`.
+    /// Parses the text form, checking that it could have come from `ab_stats`: the covariate's
+    /// three sums all or none, finite sums, squared deviations not negative, and for 0/1 values a
+    /// whole sum between 0 and n.
     pub fn parse(text: &str) -> Result<Self> {
-        let s: Summary = serde_json::from_str(text).map_err(|e| corrupt(&e.to_string()))?;
+        let t: SummaryText = serde_json::from_str(text).map_err(|e| corrupt(&e.to_string()))?;
+        let covariate = match (t.sum_x, t.sxx_x, t.sxy) {
+            (None, None, None) => None,
+            (Some(sum_x), Some(sxx_x), Some(sxy)) => Some(CovariateSums { sum_x, sxx_x, sxy }),
+            _ => return Err(corrupt("sum_x, sxx_x and sxy come together or not at all")),
+        };
+        let s = Summary { n: t.n, sum: t.sum, sxx: t.sxx, binary: t.binary, covariate };
         let finite = [s.sum, s.sxx].into_iter().chain(s.covariate.iter().flat_map(|c| [c.sum_x, c.sxx_x, c.sxy]));
         if s.n < 1 {
             return Err(corrupt("n must be at least 1"));
         }
         if finite.into_iter().any(|v| !v.is_finite()) || s.sxx < 0.0 || s.covariate.is_some_and(|c| c.sxx_x < 0.0) {
             return Err(corrupt("sums must be finite and squared deviations not negative"));
+        }
+        if s.binary && !(s.sum >= 0.0 && s.sum <= s.n as f64 && s.sum.fract() == 0.0) {
+            return Err(corrupt("with binary true, sum counts the 1s: a whole number between 0 and n"));
         }
         Ok(s)
     }
@@ -387,6 +412,10 @@ pub fn compare(control: &Summary, treatment: &Summary, alpha: f64, method: Metho
     };
     let lift = t.mean - c.mean;
     let var = c.var_mean + t.var_mean;
+    if !var.is_finite() || !lift.is_finite() {
+        return Err(PulseError::invalid("ab_stats summaries are inconsistent: the variance is not a number")
+            .hint("Compare summaries produced by ab_stats, not edited ones."));
+    }
     let se = var.sqrt();
 
     // The test: statistic, df and p-value.

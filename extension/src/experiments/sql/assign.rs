@@ -36,6 +36,8 @@ unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
     std::slice::from_raw_parts(varlena::vardata_any(ptr) as *const u8, varlena::varsize_any_exhdr(ptr))
 }
 
+/// The text of an argument; the server encoding must be UTF-8 (as pgrx assumes everywhere), so
+/// that characters hash by the same code points as in the SDKs.
 fn utf8(bytes: &[u8]) -> &str {
     if bytes.is_ascii() {
         // SAFETY: ASCII is valid UTF-8 (and the check is cheaper than from_utf8's).
@@ -59,11 +61,13 @@ impl CallSite {
     unsafe fn refresh(&mut self, variants: pg_sys::Datum, weights: Option<pg_sys::Datum>) {
         let raw = varlena_bytes(variants);
         if raw != self.variants_raw.as_slice() {
+            one_dimensional(raw, "variants");
             let array = Array::<&str>::from_polymorphic_datum(variants, false, pg_sys::TEXTARRAYOID)
                 .unwrap_or_else(|| null_elements("variants"));
             if array.contains_nulls() {
                 null_elements("variants");
             }
+            assignment::check_variant_count(array.len()).or_raise("ab_assign");
             self.variants = array.iter().flatten().map(|v| Box::from(v.as_bytes())).collect();
             self.variants_raw = raw.to_vec();
         }
@@ -75,6 +79,7 @@ impl CallSite {
             Some(w) => {
                 let raw = varlena_bytes(w);
                 if self.weights_raw.as_deref() != Some(raw) {
+                    one_dimensional(raw, "weights");
                     let array = Array::<f64>::from_polymorphic_datum(w, false, pg_sys::FLOAT8ARRAYOID)
                         .unwrap_or_else(|| null_elements("weights"));
                     let slice = array.as_slice().unwrap_or_else(|_| null_elements("weights"));
@@ -83,6 +88,16 @@ impl CallSite {
                 }
             }
         }
+    }
+}
+
+/// Refuses a multi-dimensional array (the first field after the varlena header is `ndim`).
+fn one_dimensional(raw: &[u8], what: &str) {
+    let ndim = raw.get(..4).map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    if ndim > 1 {
+        PulseError::invalid(format!("{what} must be a one-dimensional array, got {ndim} dimensions"))
+            .hint("Pass array['control', 'treatment'] and one weight per variant.")
+            .raise("ab_assign");
     }
 }
 

@@ -118,6 +118,17 @@ select variant, is_control, units, round(mean::numeric, 4) as mean, round(lift::
   from ab_report('checkout-button', $$select 'u' || i as unit_id, (i % 5)::float8 + case when ab_assign('checkout-button', 'u' || i) = 'sticky' then 1 else 0 end as value
                                         from generate_series(1, 3000) i$$)
  order by variant;
+-- a variant ramped down to weight 0 stays out of the SRM check; an early stop moves stop_at to now
+select key, weights, start_at is null as draft_has_no_start
+  from ab_create_experiment('ramp', array['a', 'b', 'c'], array[0.5, 0.5, 0], status => 'draft');
+select (ab_set_experiment_status('ramp', 'running')).start_at = now() as started_now;
+insert into pulse.exposures (experiment, unit_id, variant)
+select 'ramp', 'u' || i, (array['a', 'b'])[1 + i % 2] from generate_series(1, 400) i;
+select variant, units, round(srm_p_value::numeric, 3) as srm_p_value, srm_flag
+  from ab_report('ramp', $$select 'u' || i as unit_id, (i % 3)::float8 as value from generate_series(1, 400) i$$)
+ order by variant;
+update pulse.experiments set stop_at = now() + interval '30 days' where key = 'ramp';
+select (ab_set_experiment_status('ramp', 'stopped')).stop_at <= now() + interval '1 microsecond' as stopped_now;
 -- a parallel plan: Partial and Finalize Aggregate, same result as serial
 set local parallel_setup_cost = 0; set local parallel_tuple_cost = 0; set local min_parallel_table_scan_size = 0;
 set local max_parallel_workers_per_gather = 2;

@@ -165,7 +165,13 @@ fn merging_equals_one_pass_and_round_trips_as_text() {
     assert_eq!(Summary::parse(&merged.to_text()).unwrap(), merged);
     assert!(Summary::parse(r#"{"n":0,"sum":0,"sxx":0,"binary":true}"#).is_err());
     assert!(Summary::parse(r#"{"n":2,"sum":1,"sxx":-1,"binary":false}"#).is_err());
-    assert!(Summary::parse(r#"{"n":2,"sum":1,"sxx":1,"binary":false,"extra":1}"#).is_err() || true);
+    assert!(Summary::parse(r#"{"n":2,"sum":1,"sxx":1,"binary":false,"extra":1}"#).is_err());
+    assert!(
+        Summary::parse(r#"{"n":3,"sum":6,"sxx":2,"binary":false,"sum_x":1,"sxx_x":1}"#).is_err(),
+        "partial covariate"
+    );
+    assert!(Summary::parse(r#"{"n":2,"sum":5,"sxx":0,"binary":true}"#).is_err(), "more 1s than units");
+    assert!(Summary::parse(r#"{"n":2,"sum":0.5,"sxx":0,"binary":true}"#).is_err(), "a fraction of a 1");
     assert!(whole.merge(&summary_of(&CONTROL)).is_err(), "with and without a covariate");
 }
 
