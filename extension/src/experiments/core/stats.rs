@@ -418,36 +418,41 @@ pub fn compare(control: &Summary, treatment: &Summary, alpha: f64, method: Metho
     }
     let se = var.sqrt();
 
-    // The test: statistic, df and p-value.
-    let (statistic, df, p_value) = match method {
+    // Welch–Satterthwaite df (not for proportions), from each arm's share of the variance so tiny
+    // variances do not underflow; with it, the Student t of the test and the interval.
+    let df = (method != Method::ZTest)
+        .then(|| {
+            let (sc, st) = (c.var_mean / var, t.var_mean / var);
+            1.0 / (sc * sc / (c.n - 1) as f64 + st * st / (t.n - 1) as f64)
+        })
+        .filter(|d| d.is_finite());
+    let t_dist = match df {
+        Some(d) if se > 0.0 => Some(students_t(d)?),
+        _ => None,
+    };
+
+    // The test's statistic and p-value, and the interval's half-width per standard error.
+    let tail = alpha / 2.0;
+    let (statistic, p_value, factor) = match method {
         Method::ZTest => {
             let pooled = (control.sum + treatment.sum) / (control.n + treatment.n) as f64;
             let se0 = (pooled * (1.0 - pooled) * (1.0 / c.n as f64 + 1.0 / t.n as f64)).sqrt();
-            test_or_degenerate(lift, se0, |z| 2.0 * standard_normal().sf(z.abs()), None)
+            let (statistic, p) = test_or_degenerate(lift, se0, |z| 2.0 * standard_normal().sf(z.abs()));
+            (statistic, p, upper_quantile(&standard_normal(), tail))
         }
         _ => {
-            let df =
-                var * var / (c.var_mean * c.var_mean / (c.n - 1) as f64 + t.var_mean * t.var_mean / (t.n - 1) as f64);
-            let df = df.is_finite().then_some(df);
-            match (df, se > 0.0) {
-                (Some(d), true) => {
-                    let dist = students_t(d)?;
-                    test_or_degenerate(lift, se, |x| 2.0 * dist.sf(x.abs()), Some(d))
+            let (statistic, p) = match &t_dist {
+                Some(dist) => test_or_degenerate(lift, se, |x| 2.0 * dist.sf(x.abs())),
+                None => test_or_degenerate(lift, 0.0, |_| f64::NAN),
+            };
+            match method {
+                Method::Sequential => {
+                    let (factor, p) = sequential(lift, var, (c.n + t.n) as f64, alpha, tuning);
+                    (statistic, p, factor)
                 }
-                _ => test_or_degenerate(lift, 0.0, |_| f64::NAN, df),
+                _ => (statistic, p, t_dist.as_ref().map_or(0.0, |d| t_upper_quantile(d, tail))),
             }
         }
-    };
-
-    // The interval half-width per unit of standard error.
-    let tail = alpha / 2.0;
-    let (factor, p_value) = match method {
-        Method::ZTest => (upper_quantile(&standard_normal(), tail), p_value),
-        Method::Sequential => sequential(lift, var, (c.n + t.n) as f64, alpha, tuning),
-        Method::Welch | Method::Cuped => match df {
-            Some(d) if se > 0.0 => (t_upper_quantile(&students_t(d)?, tail), p_value),
-            _ => (0.0, p_value),
-        },
     };
     let half = if se > 0.0 { factor * se } else { 0.0 };
     let relative = (c.mean != 0.0).then(|| {
@@ -478,25 +483,20 @@ pub fn compare(control: &Summary, treatment: &Summary, alpha: f64, method: Metho
         relative_ci_low: relative.map(|r| r.1),
         relative_ci_high: relative.map(|r| r.2),
         statistic,
-        df: if method == Method::ZTest || method == Method::Sequential { None } else { df },
+        df: if method == Method::Sequential { None } else { df },
         p_value,
         prob_beat_control,
     })
 }
 
-/// (statistic, df, p) for a test with standard error `se`, or the documented degenerate answer
-/// when `se` is 0: no statistic, p = 1 for zero lift and 0 otherwise.
-fn test_or_degenerate(
-    lift: f64,
-    se: f64,
-    p_of: impl Fn(f64) -> f64,
-    df: Option<f64>,
-) -> (Option<f64>, Option<f64>, f64) {
+/// (statistic, p) for a test with standard error `se`, or the documented degenerate answer when
+/// `se` is 0: no statistic, p = 1 for zero lift and 0 otherwise.
+fn test_or_degenerate(lift: f64, se: f64, p_of: impl Fn(f64) -> f64) -> (Option<f64>, f64) {
     if se > 0.0 {
         let stat = lift / se;
-        (Some(stat), df, p_of(stat))
+        (Some(stat), p_of(stat))
     } else {
-        (None, df, if lift == 0.0 { 1.0 } else { 0.0 })
+        (None, if lift == 0.0 { 1.0 } else { 0.0 })
     }
 }
 

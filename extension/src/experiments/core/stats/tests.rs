@@ -213,3 +213,16 @@ fn quantiles_match_scipy() {
     let t = t_upper_quantile(&students_t(39000.0).unwrap(), 0.005);
     assert!(close(t, 2.5759553746806687, 1e-11), "{t:.17}");
 }
+
+#[test]
+fn welch_is_scale_free_down_to_tiny_values() {
+    // Values near 1e-80: the variances of the means are ~1e-161, whose squares underflow; the
+    // test must still equal the same test on the values scaled up by 1e80.
+    let scaled = |v: &[f64], k: f64| v.iter().map(|x| x * k).collect::<Vec<_>>();
+    let (c, t) = ([1.0, 2.0, 3.0, 4.5], [2.0, 3.0, 5.0]);
+    let tiny =
+        compare(&summary_of(&scaled(&c, 1e-80)), &summary_of(&scaled(&t, 1e-80)), 0.05, Method::Welch, 5000.0).unwrap();
+    let unit = compare(&summary_of(&c), &summary_of(&t), 0.05, Method::Welch, 5000.0).unwrap();
+    assert!(close(tiny.df.unwrap(), unit.df.unwrap(), 1e-12), "{tiny:?}");
+    assert!(close(tiny.p_value, unit.p_value, 1e-10), "{tiny:?}");
+}
