@@ -19,8 +19,12 @@ psql_pulse -q -v ON_ERROR_STOP=1 -c "select feature_refresh(entity_type) from (s
 
 # A new seed per run keeps order ids unique when the demo is run again on the same stack.
 seed="$(date +%s)"
-log "demo: producing two months of shop traffic around $DEMO_ORDERS orders, every event family (seed $seed, plus 21 malformed) ..."
+# The last 5 days carry a known drift (orders cost 1.5x, more mobile visitors) for drift_report to find.
+end="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+shift_days=5
+log "demo: producing two months of shop traffic around $DEMO_ORDERS orders, every event family (seed $seed, plus 21 malformed; the last $shift_days days drifted) ..."
 "$RELEASE_BIN/pulse-gen" --partitions 4 --count "$DEMO_ORDERS" --days 60 --invalid 21 --seed "$seed" \
+  --end "$end" --shift-days "$shift_days" \
   --dump "$STATE/demo-produced.jsonl"
 produced=$(wc -l <"$STATE/demo-produced.jsonl")
 
@@ -138,8 +142,14 @@ select o.order_id, o.amount, o.email_domain, round(score_fraud(o)::numeric, 4) a
 risky=$(psql_pulse -Atc "select order_id from (select order_id, score_fraud(o) s from raw.orders o order by created_at desc limit 2000) x order by s desc limit 1")
 echo "-- score_fraud_explain: the riskiest of the latest 2,000 orders ($risky)"
 psql_pulse -P footer=off -c "select jsonb_pretty(score_fraud_explain(to_jsonb(o), 3)) as explain from raw.orders o where order_id = '$risky'"
-psql_pulse -Atc "select count(score_fraud(o)) from (select * from raw.orders order by created_at desc limit 10000) o" >/dev/null
-echo "-- pulse.model_comparison after scoring the latest 10,000 orders: champion, canary and shadow (decision log)"
+# Score the two weeks before the shift, then the shifted days, as two batches: the decision log's
+# decided_at separates them for the prediction-drift monitor below.
+cut="timestamptz '$end' - interval '$shift_days days'"
+t_before=$(psql_pulse -Atc "select clock_timestamp()")
+psql_pulse -Atc "select count(score_fraud(o)) from raw.orders o where created_at >= $cut - interval '14 days' and created_at < $cut" >/dev/null
+t_between=$(psql_pulse -Atc "select clock_timestamp()")
+psql_pulse -Atc "select count(score_fraud(o)) from raw.orders o where created_at >= $cut" >/dev/null
+echo "-- pulse.model_comparison after scoring the last $((14 + shift_days)) days of orders: champion, canary and shadow (decision log)"
 psql_pulse -P footer=off -c "
 select route, version, sum(decisions) as decisions, round(avg(mean_score)::numeric, 4) as mean_score,
        round(avg(flagged_rate)::numeric, 4) as flagged_rate, round(avg(agreement)::numeric, 4) as agreement_with_served
@@ -191,6 +201,25 @@ select experiment_key, variant, units, round(conversion_rate::numeric, 4) as con
        round(revenue_per_unit::numeric, 2) as revenue_per_unit, round(revenue_p_value::numeric, 4) as revenue_p,
        srm_flag
   from analytics.experiment_results order by 1, 2"
+cols="amount, items, currency, payment_method, device, ip_country, shipping_country, billing_country, email_domain"
+echo "-- drift_report: the 14 days before the generator's shift vs the $shift_days days after (amounts x1.5, more mobile)"
+psql_pulse -P footer=off -c "
+select column_name, kind, test, round(statistic::numeric, 4) as statistic, threshold, drifted
+  from drift_report(\$r\$select $cols from raw.orders where created_at >= $cut - interval '14 days' and created_at < $cut\$r\$,
+                    \$c\$select $cols from raw.orders where created_at >= $cut\$c\$)"
+echo "-- the same data through a monitor on the fraud model's decision log: prediction drift of the champion's scores"
+psql_pulse -q -c "select drift_monitor_drop(name) from pulse.monitors where name = 'fraud-scores'" >/dev/null
+psql_pulse -Atc "select drift_monitor_create('fraud-scores',
+  \$r\$select score from pulse.decisions where model = 'fraud' and route = 'champion'
+        and decided_at >= '$t_before' and decided_at < '$t_between'\$r\$,
+  \$c\$select score from pulse.decisions where model = 'fraud' and route = 'champion' and decided_at >= '$t_between'\$c\$,
+  schedule => '0 * * * *')" >/dev/null
+psql_pulse -P footer=off -c "
+select column_name, test, round(statistic::numeric, 4) as statistic, threshold, drifted from drift_monitor_run('fraud-scores')"
+psql_pulse -P footer=off -c "
+select monitor, column_name, test, round(statistic::numeric, 4) as statistic, raised_at::timestamp(0) as raised_at
+  from pulse.drift_alerts order by alert_id desc limit 3"
+psql_pulse -P footer=off -c "select jobname, schedule, command from cron.job where jobname like 'pulse-drift:%'" 2>/dev/null || true
 echo "Connect:   . .pulse/env && psql"
 echo "Stop:      make down      (data stays in .pulse/)"
 echo "Demo took $((SECONDS - t_start))s."

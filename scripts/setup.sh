@@ -88,4 +88,22 @@ if [ "$(cat "$ML_STAMP" 2>/dev/null)" != "$ML_PY_SPECS" ]; then
   }
   step "python references ($ML_PY_SPECS) in .venv-ml" ml_install
 fi
+# --- the drift benchmark's reference tool (Evidently), in .venv-bench; only for make bench ---
+# scripts/bench.sh runs setup with PULSE_SETUP_BENCH=1; make test never installs Evidently.
+bench_venv() {
+  local venv="$ROOT/.venv-bench" stamp="$ROOT/.venv-bench/.pulse-specs"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$BENCH_PY_SPECS" ]; then
+    bench_install() {
+      "$PYTHON" -m venv "$venv"
+      "$venv/bin/pip" install -q --upgrade pip
+      # shellcheck disable=SC2086 # the specs are space-separated on purpose
+      "$venv/bin/pip" install -q $BENCH_PY_SPECS
+      echo "$BENCH_PY_SPECS" >"$stamp"
+    }
+    step "benchmark references ($BENCH_PY_SPECS) in .venv-bench" bench_install
+  fi
+}
+if [ "${PULSE_SETUP_BENCH:-0}" = 1 ]; then
+  bench_venv
+fi
 echo "setup: ok (postgresql-$PG_MAJOR $pg_server_version, cargo-pgrx $PGRX_VERSION, tansu $TANSU_VERSION, dbt 1.11)"

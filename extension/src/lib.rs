@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod aggregate;
+pub mod drift;
 pub mod error;
 pub mod experiments;
 pub mod features;

@@ -41,6 +41,9 @@ pub struct Config {
     pub invalid: u64,
     /// Stamp events with the wall clock when they leave the generator; no chargebacks.
     pub live: bool,
+    /// From this time on, a known drift (see `Shop::shifted`): orders cost 1.5 times as much and
+    /// more visitors come on mobile. Every other distribution stays as it was.
+    pub shift_from_ms: Option<i64>,
 }
 
 pub struct Message {

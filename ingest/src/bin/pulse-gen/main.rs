@@ -103,6 +103,11 @@ struct Args {
     /// Live mode: stop after this many seconds even if --count orders are not out yet.
     #[arg(long, requires = "rate")]
     duration: Option<u64>,
+    /// Backfill: inject a known drift into the last N days: orders cost 1.5 times as much and the
+    /// device mix moves to mobile (75 % mobile, 20 % desktop, 5 % tablet instead of 55/38/7).
+    /// Everything else keeps its distribution, so drift_report should flag amount and device only.
+    #[arg(long, conflicts_with = "rate")]
+    shift_days: Option<i64>,
     /// Write every produced message as a JSON line to this file (format below).
     #[arg(long)]
     dump: Option<std::path::PathBuf>,
@@ -145,6 +150,10 @@ async fn main() -> Result<()> {
         bail!("--end must be between the years 1971 and 9999");
     }
     let start = end - ChronoDuration::days(args.days);
+    if args.shift_days.is_some_and(|d| !(1..args.days).contains(&d)) {
+        bail!("--shift-days must be at least 1 and less than --days");
+    }
+    let shift_from = args.shift_days.map(|d| (end - ChronoDuration::days(d)).timestamp_millis());
     let topics: BTreeMap<Family, String> =
         families.iter().map(|f| (*f, format!("{}{}", args.topic_prefix, f.default_topic()))).collect();
     let live = args.rate.is_some();
@@ -156,6 +165,7 @@ async fn main() -> Result<()> {
         families,
         invalid: args.invalid,
         live,
+        shift_from_ms: shift_from,
     });
     let mut sink = Sink::new(args.dump.as_deref(), topics.clone())?;
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.count) };

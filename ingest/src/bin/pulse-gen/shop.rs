@@ -9,6 +9,10 @@ use rand::prelude::*;
 use serde_json::json;
 
 const DEVICES: [(&str, u32); 3] = [("mobile", 55), ("desktop", 38), ("tablet", 7)];
+/// The device mix after `--shift-days` starts (a mobile campaign).
+const DEVICES_SHIFTED: [(&str, u32); 3] = [("mobile", 75), ("desktop", 20), ("tablet", 5)];
+/// Prices after `--shift-days` starts, relative to before.
+const PRICE_SHIFT: f64 = 1.5;
 const METHODS: [(&str, u32); 4] = [("card", 60), ("paypal", 20), ("klarna", 12), ("apple_pay", 8)];
 const DECLINE_REASONS: [&str; 4] = ["insufficient_funds", "do_not_honor", "expired_card", "incorrect_cvc"];
 /// New sign-ups among ordinary purchases.
@@ -57,6 +61,20 @@ fn other_country(rng: &mut impl Rng, than: &str) -> &'static str {
 }
 
 impl Generator {
+    /// Whether the known drift of `--shift-days` applies at this time.
+    fn shifted(&self, at: i64) -> bool {
+        self.cfg.shift_from_ms.is_some_and(|from| at >= from)
+    }
+
+    /// Same number of draws either way, so the rest of the world is the same with or without a shift.
+    fn devices(&self, at: i64) -> &'static [(&'static str, u32)] {
+        if self.shifted(at) {
+            &DEVICES_SHIFTED
+        } else {
+            &DEVICES
+        }
+    }
+
     /// An ordinary purchase: a session that ends in an order.
     pub(crate) fn purchase(&mut self, at: i64) {
         let existing = if self.rng.gen_bool(P_NEW_CUSTOMER) {
@@ -74,7 +92,8 @@ impl Generator {
             None => self.sign_up(at, false, None),
         };
         let country = self.world.customers[customer].country;
-        let device = pick(&mut self.rng, &DEVICES);
+        let devices = self.devices(at);
+        let device = pick(&mut self.rng, devices);
         let ip_country = if self.rng.gen_bool(0.03) { other_country(&mut self.rng, country) } else { country };
         let visit = self.start_visit(at, Some(customer), device, ip_country);
         let lines = pick(&mut self.rng, &[(1, 60), (2, 30), (3, 10)]);
@@ -96,7 +115,8 @@ impl Generator {
             Some(c) => self.world.customers[c].country,
             None => COUNTRIES[self.rng.gen_range(0..COUNTRIES.len())],
         };
-        let device = pick(&mut self.rng, &DEVICES);
+        let devices = self.devices(at);
+        let device = pick(&mut self.rng, devices);
         let visit = self.start_visit(at, customer, device, home);
         let mut t = at;
         if self.rng.gen_bool(0.15) {
@@ -363,7 +383,8 @@ impl Generator {
         let (currency, rate) = currency_of(customer.country);
         let cents = checkout.amount_cents.unwrap_or_else(|| {
             let eur: i64 = cart.iter().map(|&(p, q)| self.world.products[p].price_cents * i64::from(q)).sum();
-            (eur as f64 * rate).round() as i64
+            let shift = if self.shifted(at) { PRICE_SHIFT } else { 1.0 };
+            (eur as f64 * rate * shift).round() as i64
         });
         self.orders_placed += 1;
         let order = OrderEvent {

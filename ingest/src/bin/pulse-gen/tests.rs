@@ -23,6 +23,7 @@ fn config(orders: u64, invalid: u64) -> Config {
         families: Family::ALL.to_vec(),
         invalid,
         live: false,
+        shift_from_ms: None,
     }
 }
 
