@@ -2,10 +2,11 @@
 //!
 //! Scale-out (Citus): profiles are a real type with text I/O, so each shard's profile ships as
 //! text and `drift_profile_merge` rolls them up exactly as the parallel combine does.
+mod fast;
 mod query;
 
 use super::core::compare::{self, Cells, Test};
-use super::core::{ks, CategoricalState, MergeState, NumericState, Profile};
+use super::core::{ks, CategoricalState, MergeState, Profile};
 use crate::aggregate::{combine, ensure_state, read_state, with_state};
 use crate::error::{OrRaise, PulseError, Result};
 use pgrx::prelude::*;
@@ -33,30 +34,6 @@ impl InOutFuncs for drift_profile {
 // ---------------------------------------------------------------------------------------------
 // Aggregates. One state type (MergeState) serves all three, so they share combine/serial/final.
 // ---------------------------------------------------------------------------------------------
-
-fn numeric_state(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let mut state = ensure_state::<MergeState>(state, fcinfo);
-    with_state(&mut state, |s: &mut MergeState| {
-        if matches!(s, MergeState::Empty) {
-            *s = MergeState::Numeric(NumericState::default());
-        }
-    });
-    state
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn _drift_profile_trans(state: Internal, value: Option<f64>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let mut state = numeric_state(state, fcinfo);
-    with_state(&mut state, |s: &mut MergeState| {
-        if let MergeState::Numeric(n) = s {
-            match value {
-                Some(x) => n.add(x),
-                None => n.add_null(),
-            }
-        }
-    });
-    state
-}
 
 #[pg_extern(immutable, parallel_safe)]
 fn _drift_profile_text_trans(state: Internal, value: Option<&str>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
@@ -137,6 +114,8 @@ fn _drift_profile_final_text(state: Option<Internal>) -> drift_profile {
 
 extension_sql!(
     r#"
+create function _drift_profile_trans(internal, double precision) returns internal
+    language c immutable parallel safe as 'MODULE_PATHNAME', '_drift_profile_trans';
 create aggregate drift_profile(value double precision) (
     sfunc = _drift_profile_trans, stype = internal, finalfunc = _drift_profile_final_numeric,
     combinefunc = _drift_profile_combine,
@@ -175,7 +154,6 @@ comment on function drift_profile_out(drift_profile) is 'internal: text output o
 "#,
     name = "drift_profile_aggregates",
     requires = [
-        _drift_profile_trans,
         _drift_profile_text_trans,
         _drift_profile_merge_trans,
         _drift_profile_combine,
