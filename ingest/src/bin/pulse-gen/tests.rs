@@ -252,3 +252,51 @@ fn live_mode_stamps_the_wall_clock_and_has_no_chargebacks() {
     }
     assert_eq!(orders, 300);
 }
+
+/// `--shift-days`: after the cut, orders cost 1.5 times as much (card testers keep their own small
+/// amounts) and more come from mobile; every other field of every order is the same as without it.
+#[test]
+fn the_shift_changes_only_amounts_and_devices_after_the_cut() {
+    let cut = (end() - Duration::days(10)).timestamp_millis();
+    let orders = |cfg: Config| -> Vec<serde_json::Value> {
+        all_messages(cfg)
+            .into_iter()
+            .filter(|m| m.family == Family::Orders && m.expected_code.is_none())
+            .filter_map(|m| serde_json::from_slice(m.payload.as_deref()?).ok())
+            .collect()
+    };
+    let plain = orders(config(2000, 0));
+    let shifted = orders(Config { shift_from_ms: Some(cut), ..config(2000, 0) });
+    assert_eq!(plain.len(), shifted.len());
+    let (mut after, mut scaled, mut mobile_before, mut mobile_after) = (0, 0, 0.0, 0.0);
+    for (p, s) in plain.iter().zip(&shifted) {
+        let at: DateTime<Utc> = p["created_at"].as_str().and_then(|t| t.parse().ok()).expect("created_at");
+        let strip = |v: &serde_json::Value| {
+            let mut v = v.clone();
+            v.as_object_mut().map(|o| (o.remove("amount"), o.remove("device")));
+            v
+        };
+        assert_eq!(strip(p), strip(s), "only amount and device may differ");
+        let amount = |v: &serde_json::Value| {
+            let a = &v["amount"];
+            a.as_f64().or_else(|| a.as_str().and_then(|a| a.parse().ok())).expect("amount")
+        };
+        if at.timestamp_millis() < cut {
+            assert_eq!(p, s, "nothing changes before the cut");
+            mobile_before += f64::from(u8::from(p["device"] == "mobile"));
+        } else {
+            after += 1;
+            mobile_after += f64::from(u8::from(s["device"] == "mobile"));
+            // Cents are rounded after scaling: at most 1.25 cents from 1.5 times the plain amount.
+            if (amount(s) - 1.5 * amount(p)).abs() <= 0.0125 + 1e-9 {
+                scaled += 1;
+            } else {
+                assert_eq!(amount(s), amount(p), "an amount either scales or is a card tester's own");
+            }
+        }
+    }
+    let before = (plain.len() - after) as f64;
+    assert!(after > 300 && scaled as f64 > 0.9 * after as f64, "{scaled} of {after} orders scaled");
+    let (share_before, share_after) = (mobile_before / before, mobile_after / after as f64);
+    assert!(share_before < 0.62 && share_after > 0.68, "mobile share {share_before} -> {share_after}");
+}
