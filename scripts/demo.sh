@@ -145,10 +145,12 @@ psql_pulse -P footer=off -c "select jsonb_pretty(score_fraud_explain(to_jsonb(o)
 # Score the two weeks before the shift, then the shifted days, as two batches: the decision log's
 # decided_at separates them for the prediction-drift monitor below.
 cut="timestamptz '$end' - interval '$shift_days days'"
+# This run's orders only: an earlier demo on the same stack left orders without the shift.
+this_run="order_id like 'o-$seed-%'"
 t_before=$(psql_pulse -Atc "select clock_timestamp()")
-psql_pulse -Atc "select count(score_fraud(o)) from raw.orders o where created_at >= $cut - interval '14 days' and created_at < $cut" >/dev/null
+psql_pulse -Atc "select count(score_fraud(o)) from raw.orders o where $this_run and created_at >= $cut - interval '14 days' and created_at < $cut" >/dev/null
 t_between=$(psql_pulse -Atc "select clock_timestamp()")
-psql_pulse -Atc "select count(score_fraud(o)) from raw.orders o where created_at >= $cut" >/dev/null
+psql_pulse -Atc "select count(score_fraud(o)) from raw.orders o where $this_run and created_at >= $cut" >/dev/null
 echo "-- pulse.model_comparison after scoring the last $((14 + shift_days)) days of orders: champion, canary and shadow (decision log)"
 psql_pulse -P footer=off -c "
 select route, version, sum(decisions) as decisions, round(avg(mean_score)::numeric, 4) as mean_score,
@@ -205,8 +207,8 @@ cols="amount, items, currency, payment_method, device, ip_country, shipping_coun
 echo "-- drift_report: the 14 days before the generator's shift vs the $shift_days days after (amounts x1.5, more mobile)"
 psql_pulse -P footer=off -c "
 select column_name, kind, test, round(statistic::numeric, 4) as statistic, threshold, drifted
-  from drift_report(\$r\$select $cols from raw.orders where created_at >= $cut - interval '14 days' and created_at < $cut\$r\$,
-                    \$c\$select $cols from raw.orders where created_at >= $cut\$c\$)"
+  from drift_report(\$r\$select $cols from raw.orders where $this_run and created_at >= $cut - interval '14 days' and created_at < $cut\$r\$,
+                    \$c\$select $cols from raw.orders where $this_run and created_at >= $cut\$c\$)"
 echo "-- the same data through a monitor on the fraud model's decision log: prediction drift of the champion's scores"
 psql_pulse -q -c "select drift_monitor_drop(name) from pulse.monitors where name = 'fraud-scores'" >/dev/null
 psql_pulse -Atc "select drift_monitor_create('fraud-scores',

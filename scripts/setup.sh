@@ -75,35 +75,26 @@ if ! "$VENV/bin/dbt" --version 2>/dev/null | grep -q "installed: 1.11"; then
   }
   step "dbt ($DBT_CORE_SPEC, $DBT_POSTGRES_SPEC) in .venv" dbt_install
 fi
-# --- Python references (scipy, scikit-learn) and the benchmark's model service, in .venv-ml ---
-ML_VENV="$ROOT/.venv-ml"
-ML_STAMP="$ML_VENV/.pulse-specs"
-if [ "$(cat "$ML_STAMP" 2>/dev/null)" != "$ML_PY_SPECS" ]; then
-  ml_install() {
-    "$PYTHON" -m venv "$ML_VENV"
-    "$ML_VENV/bin/pip" install -q --upgrade pip
-    # shellcheck disable=SC2086 # the specs are space-separated on purpose
-    "$ML_VENV/bin/pip" install -q $ML_PY_SPECS
-    echo "$ML_PY_SPECS" >"$ML_STAMP"
-  }
-  step "python references ($ML_PY_SPECS) in .venv-ml" ml_install
-fi
-# --- the drift benchmark's reference tool (Evidently), in .venv-bench; only for make bench ---
-# scripts/bench.sh runs setup with PULSE_SETUP_BENCH=1; make test never installs Evidently.
-bench_venv() {
-  local venv="$ROOT/.venv-bench" stamp="$ROOT/.venv-bench/.pulse-specs"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$BENCH_PY_SPECS" ]; then
-    bench_install() {
+# --- Python venvs pinned by a spec list: reinstalled when the pins in versions.env change ---
+# pinned_venv DIR SPECS LABEL
+pinned_venv() {
+  local venv="$1" specs="$2"
+  if [ "$(cat "$venv/.pulse-specs" 2>/dev/null)" != "$specs" ]; then
+    venv_install() {
       "$PYTHON" -m venv "$venv"
       "$venv/bin/pip" install -q --upgrade pip
       # shellcheck disable=SC2086 # the specs are space-separated on purpose
-      "$venv/bin/pip" install -q $BENCH_PY_SPECS
-      echo "$BENCH_PY_SPECS" >"$stamp"
+      "$venv/bin/pip" install -q $specs
+      echo "$specs" >"$venv/.pulse-specs"
     }
-    step "benchmark references ($BENCH_PY_SPECS) in .venv-bench" bench_install
+    step "$3 ($specs) in $(basename "$venv")" venv_install
   fi
 }
+# Python references (scipy, scikit-learn) and the benchmark's model service.
+pinned_venv "$ROOT/.venv-ml" "$ML_PY_SPECS" "python references"
+# The drift benchmark's reference tool (Evidently): scripts/bench.sh runs setup with
+# PULSE_SETUP_BENCH=1; make test never installs it.
 if [ "${PULSE_SETUP_BENCH:-0}" = 1 ]; then
-  bench_venv
+  pinned_venv "$ROOT/.venv-bench" "$BENCH_PY_SPECS" "benchmark references"
 fi
 echo "setup: ok (postgresql-$PG_MAJOR $pg_server_version, cargo-pgrx $PGRX_VERSION, tansu $TANSU_VERSION, dbt 1.11)"
