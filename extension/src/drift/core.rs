@@ -8,7 +8,8 @@
 //! distinct values is exact (level 0: one bucket per value). Buckets are fine where the data is
 //! dense in relative terms (like DDSketch) and adapt their width to the data's range (like an
 //! HDR histogram), which quantile sketches such as t-digest or KLL do not give without making the
-//! result depend on the order of the rows. Count, mean, variance, min and max are exact.
+//! result depend on the order of the rows. Counts, min and max are exact; mean and variance are
+//! Welford's (exact to rounding), and stored as JSON null when they overflow float8.
 //!
 //! A categorical profile counts every category; the stored profile keeps the [`MAX_CATEGORIES`]
 //! most frequent and pools the rest in `other`. Transition states stay exact (uncapped) so that
@@ -28,6 +29,9 @@ pub const MAX_BUCKETS: usize = 4096;
 pub const MAX_CATEGORIES: usize = 1000;
 /// Distinct categories one aggregate state may hold before it refuses (memory guard).
 pub const MAX_STATE_CATEGORIES: usize = 1_000_000;
+/// Bytes of distinct category text one aggregate state may hold (the strings live outside
+/// Postgres' memory accounting).
+pub const MAX_STATE_BYTES: usize = 64 << 20;
 
 /// Order-preserving map of a finite float onto u64 (-0.0 is taken as +0.0).
 pub fn key(x: f64) -> u64 {
@@ -62,8 +66,11 @@ pub struct Numeric {
     pub nans: u64,
     pub pos_inf: u64,
     pub neg_inf: u64,
+    /// NaN (JSON null) when the values overflow float8 arithmetic (beyond about ±1e154).
+    #[serde(with = "finite_or_null")]
     pub mean: f64,
-    /// Sum of squared deviations from the mean.
+    /// Sum of squared deviations from the mean; NaN (JSON null) when it overflows.
+    #[serde(with = "finite_or_null")]
     pub m2: f64,
     pub min: Option<f64>,
     pub max: Option<f64>,
@@ -123,9 +130,9 @@ impl Profile {
                 if total != Some(p.n) {
                     return Err("bucket counts must add up to n".into());
                 }
-                let finite = [p.mean, p.m2].iter().chain(p.min.iter()).chain(p.max.iter()).all(|v| v.is_finite());
+                let finite = p.min.iter().chain(p.max.iter()).all(|v| v.is_finite());
                 if !finite || p.m2 < 0.0 || (p.n > 0) != (p.min.is_some() && p.max.is_some()) {
-                    return Err("mean, m2, min and max must be finite, m2 >= 0, min/max present when n > 0".into());
+                    return Err("min and max must be finite and present when n > 0, m2 >= 0 or null".into());
                 }
                 if let (Some(lo), Some(hi), Some(first), Some(last)) =
                     (p.min, p.max, p.buckets.first(), p.buckets.last())
@@ -154,10 +161,39 @@ impl Profile {
     }
 }
 
+/// JSON has no NaN or infinity: a non-finite moment is written as null and read back as NaN.
+mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+fn checked_sum(a: u64, b: u64) -> Result<u64> {
+    a.checked_add(b).ok_or_else(|| {
+        PulseError::invalid("the profiles' counts add up to more than 2^64")
+            .hint("Check the profiles' text; no real table has that many rows.")
+    })
+}
+
 const PROFILE_HINT: &str = "Build profiles with drift_profile(); the text form is the JSON they print.";
 
 fn index(x: f64, level: u32) -> u64 {
-    key(x).checked_shr(level).unwrap_or(0)
+    coarser(key(x), level)
+}
+
+/// A bucket index `shift` levels coarser (shifts of 64 or more leave one bucket, 0).
+pub(crate) fn coarser(bucket: u64, shift: u32) -> u64 {
+    bucket.checked_shr(shift).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +261,7 @@ impl NumericState {
         let shift = level - self.level;
         let mut next = FxHashMap::with_capacity_and_hasher(self.buckets.len(), Default::default());
         for (&b, &c) in &self.buckets {
-            *next.entry(b.checked_shr(shift).unwrap_or(0)).or_insert(0) += c;
+            *next.entry(coarser(b, shift)).or_insert(0) += c;
         }
         self.buckets = next;
         self.level = level;
@@ -233,14 +269,16 @@ impl NumericState {
 
     /// Merges another state (parallel combine, roll-ups): Chan's formulas for the moments, bucket
     /// counts at the coarser level, then coarsened until they fit.
-    pub fn merge(&mut self, other: &NumericState) {
-        self.nulls += other.nulls;
-        self.nans += other.nans;
-        self.pos_inf += other.pos_inf;
-        self.neg_inf += other.neg_inf;
+    pub fn merge(&mut self, other: &NumericState) -> Result<()> {
+        self.nulls = checked_sum(self.nulls, other.nulls)?;
+        self.nans = checked_sum(self.nans, other.nans)?;
+        self.pos_inf = checked_sum(self.pos_inf, other.pos_inf)?;
+        self.neg_inf = checked_sum(self.neg_inf, other.neg_inf)?;
         if other.n == 0 {
-            return;
+            return Ok(());
         }
+        // Bucket counts add up to n, so none of their sums can overflow once n does not.
+        let n = checked_sum(self.n, other.n)?;
         if self.n == 0 {
             (self.mean, self.m2, self.min, self.max) = (other.mean, other.m2, other.min, other.max);
         } else {
@@ -252,27 +290,36 @@ impl NumericState {
             self.min = self.min.min(other.min);
             self.max = self.max.max(other.max);
         }
-        self.n += other.n;
+        self.n = n;
         let level = self.level.max(other.level);
         self.coarsen_to(level);
-        let shift = level - other.level;
         for (&b, &c) in &other.buckets {
-            *self.buckets.entry(b.checked_shr(shift).unwrap_or(0)).or_insert(0) += c;
+            *self.buckets.entry(coarser(b, level - other.level)).or_insert(0) += c;
         }
         self.fit();
+        Ok(())
     }
 
     pub fn profile(&self) -> Numeric {
         let mut buckets: Vec<(u64, u64)> = self.buckets.iter().map(|(&b, &c)| (b, c)).collect();
         buckets.sort_unstable();
+        // Overflowed moments (values beyond about ±1e154) are NaN, whichever way they overflowed.
+        let moment = |x: f64| if x.is_finite() { x } else { f64::NAN };
         Numeric {
             n: self.n,
             nulls: self.nulls,
             nans: self.nans,
             pos_inf: self.pos_inf,
             neg_inf: self.neg_inf,
-            mean: if self.n > 0 { self.mean } else { 0.0 },
-            m2: if self.n > 1 { self.m2.max(0.0) } else { 0.0 },
+            mean: if self.n > 0 { moment(self.mean) } else { 0.0 },
+            // (f64::max alone would turn a NaN into 0.)
+            m2: if self.n < 2 {
+                0.0
+            } else if self.m2.is_nan() {
+                f64::NAN
+            } else {
+                moment(self.m2.max(0.0))
+            },
             min: (self.n > 0).then_some(self.min),
             max: (self.n > 0).then_some(self.max),
             level: self.level,
@@ -305,6 +352,8 @@ impl NumericState {
 #[derive(Clone, Debug, Default)]
 pub struct CategoricalState {
     nulls: u64,
+    /// Bytes of the distinct categories held.
+    bytes: usize,
     /// Pooled counts carried in from capped profiles being merged.
     other: u64,
     counts: FxHashMap<String, u64>,
@@ -321,12 +370,14 @@ impl CategoricalState {
 
     fn add_count(&mut self, category: &str, count: u64) -> Result<()> {
         match self.counts.get_mut(category) {
-            Some(c) => *c += count,
+            Some(c) => *c = checked_sum(*c, count)?,
             None => {
-                if self.counts.len() >= MAX_STATE_CATEGORIES {
+                self.bytes += category.len();
+                if self.counts.len() >= MAX_STATE_CATEGORIES || self.bytes > MAX_STATE_BYTES {
+                    let mb = MAX_STATE_BYTES >> 20;
                     return Err(PulseError::new(
                         Kind::LimitExceeded,
-                        format!("a categorical drift profile holds at most {MAX_STATE_CATEGORIES} distinct values"),
+                        format!("a categorical drift profile holds at most {MAX_STATE_CATEGORIES} distinct values and {mb} MB of them"),
                     )
                     .hint("Profile a lower-cardinality column, or bucket the values in the query."));
                 }
@@ -337,8 +388,8 @@ impl CategoricalState {
     }
 
     pub fn merge(&mut self, other: &CategoricalState) -> Result<()> {
-        self.nulls += other.nulls;
-        self.other += other.other;
+        self.nulls = checked_sum(self.nulls, other.nulls)?;
+        self.other = checked_sum(self.other, other.other)?;
         for (k, &c) in &other.counts {
             self.add_count(k, c)?;
         }
@@ -354,12 +405,14 @@ impl CategoricalState {
             other += categories[MAX_CATEGORIES..].iter().map(|c| c.1).sum::<u64>();
             categories.truncate(MAX_CATEGORIES);
         }
-        let n = categories.iter().map(|c| c.1).sum::<u64>() + other;
+        // Merges checked every count; their total fits as the inputs' totals did (validated).
+        let n = categories.iter().fold(other, |s, c| s.saturating_add(c.1));
         Categorical { n, nulls: self.nulls, other, categories }
     }
 
     pub fn from_profile(p: &Categorical) -> CategoricalState {
-        CategoricalState { nulls: p.nulls, other: p.other, counts: p.categories.iter().cloned().collect() }
+        let bytes = p.categories.iter().map(|c| c.0.len()).sum();
+        CategoricalState { nulls: p.nulls, bytes, other: p.other, counts: p.categories.iter().cloned().collect() }
     }
 }
 
@@ -379,7 +432,7 @@ impl MergeState {
             (MergeState::Empty, Profile::Categorical(p)) => {
                 *self = MergeState::Categorical(CategoricalState::from_profile(p))
             }
-            (MergeState::Numeric(s), Profile::Numeric(p)) => s.merge(&NumericState::from_profile(p)),
+            (MergeState::Numeric(s), Profile::Numeric(p)) => s.merge(&NumericState::from_profile(p))?,
             (MergeState::Categorical(s), Profile::Categorical(p)) => s.merge(&CategoricalState::from_profile(p))?,
             _ => return Err(kind_mismatch()),
         }
@@ -390,7 +443,7 @@ impl MergeState {
         match (&mut *self, other) {
             (_, MergeState::Empty) => {}
             (MergeState::Empty, o) => *self = o.clone(),
-            (MergeState::Numeric(a), MergeState::Numeric(b)) => a.merge(b),
+            (MergeState::Numeric(a), MergeState::Numeric(b)) => a.merge(b)?,
             (MergeState::Categorical(a), MergeState::Categorical(b)) => a.merge(b)?,
             _ => return Err(kind_mismatch()),
         }

@@ -1,6 +1,22 @@
 -- drift_report over two queries, and drift monitors: stored reference profiles, runs, results
 -- and alerts (schema pulse).
 
+-- One column's test with drift_report's and the monitors' overrides: tests {"col": t} or
+-- {"*": t}; thresholds {"col": x} wins over {"test": x}.
+create function @extschema@._drift_column_test(
+    column_name text, reference drift_profile, current drift_profile, tests jsonb, thresholds jsonb
+) returns table (kind text, test text, statistic float8, p_value float8, threshold float8, drifted boolean)
+language sql immutable parallel safe
+as $$
+    select * from @extschema@.drift_test(
+        reference, current,
+        coalesce(tests ->> column_name, tests ->> '*'),
+        (thresholds ->> column_name)::float8,
+        thresholds, column_name)
+$$;
+comment on function @extschema@._drift_column_test(text, drift_profile, drift_profile, jsonb, jsonb) is
+'internal: drift_test with drift_report''s and the monitors'' per-column overrides';
+
 create function @extschema@.drift_report(
     reference_sql text,
     current_sql text,
@@ -25,18 +41,15 @@ as $$
     select ref.column_name, t.kind, t.test, t.statistic, t.p_value, t.threshold, t.drifted
     from ref
     join cur using (column_name)
-    cross join lateral @extschema@.drift_test(
-        ref.profile, cur.profile,
-        coalesce(tests ->> ref.column_name, tests ->> '*'),
-        (thresholds ->> ref.column_name)::float8,
-        thresholds, ref.column_name) t
+    cross join lateral @extschema@._drift_column_test(ref.column_name, ref.profile, cur.profile, tests, thresholds) t
     order by ref.ord
 $$;
 comment on function @extschema@.drift_report(text, text, text[], jsonb, jsonb) is
 'Data drift of every column (or the listed ones) between two queries, like Evidently''s data-drift preset: each query is profiled in one scan (drift_profile_query), then drift_test picks the test per column (numeric with > 5 distinct values: ks when the reference has <= 1000 rows, else wasserstein normalised by the reference std; categorical: chi2, ztest when binary, js when the reference has > 1000 rows) with Evidently''s thresholds (p < 0.05; wasserstein, psi, js >= 0.1). tests: {"column": "psi"} or {"*": "psi"}; thresholds: {"column": 0.2} (wins) or by test name {"psi": 0.2}. Both queries run with the caller''s privileges.';
 
 create table pulse.monitors (
-    name text primary key check (name <> '' and length(name) <= 200),
+    -- pg_cron job names are of type name (63 bytes): 'pulse-drift:' plus at most 51 bytes
+    name text primary key check (name <> '' and octet_length(name) <= 51),
     reference_sql text not null,
     -- the current window, e.g. rows of the last day; run by drift_monitor_run
     current_sql text not null,
@@ -124,12 +137,13 @@ group by 1, 2, 3, 4;
 comment on view pulse.drift_alert_history is 'drift per monitor, column and day: runs, alerts (drifted runs), the largest statistic and smallest p-value; for the BI layer';
 
 create function @extschema@._drift_monitor(monitor_name text) returns pulse.monitors
-language plpgsql stable
+language plpgsql volatile
 as $$
 declare
     m pulse.monitors;
 begin
-    select * into m from pulse.monitors where name = monitor_name;
+    -- locked: one run, refresh or drop of a monitor at a time, and they read what they lock
+    select * into m from pulse.monitors where name = monitor_name for update;
     if not found then
         raise exception 'unknown drift monitor "%"', monitor_name
             using errcode = '42704', hint = 'Create it with drift_monitor_create(); pulse.monitors lists them.';
@@ -137,7 +151,7 @@ begin
     return m;
 end
 $$;
-comment on function @extschema@._drift_monitor(text) is 'internal: the monitor''s row, or 42704';
+comment on function @extschema@._drift_monitor(text) is 'internal: the monitor''s row, locked for update, or 42704';
 
 create function @extschema@.drift_monitor_refresh_reference(monitor_name text) returns int
 language plpgsql volatile
@@ -146,7 +160,6 @@ declare
     m pulse.monitors := @extschema@._drift_monitor(monitor_name);
     n int;
 begin
-    perform 1 from pulse.monitors where name = monitor_name for update;
     delete from pulse.drift_profiles where monitor = monitor_name and role = 'reference';
     insert into pulse.drift_profiles (monitor, role, ordinal, column_name, kind, profile)
     select monitor_name, 'reference', q.ord, q.column_name, q.kind, q.profile
@@ -176,12 +189,21 @@ begin
     if name is null or reference_sql is null or current_sql is null then
         raise exception 'name, reference_sql and current_sql must not be NULL' using errcode = '22004';
     end if;
+    if name = '' or octet_length(name) > 51 then
+        raise exception 'a drift monitor name must have 1 to 51 bytes, not %', octet_length(name)
+            using errcode = '22023', hint = 'Its pg_cron job is named ''pulse-drift:'' || name, and job names hold 63 bytes.';
+    end if;
     if exists (select 1 from pulse.monitors m where m.name = drift_monitor_create.name) then
         raise exception 'drift monitor "%" already exists', name
             using errcode = '42710', hint = 'Drop it with drift_monitor_drop() first, or refresh its reference.';
     end if;
-    insert into pulse.monitors (name, reference_sql, current_sql, columns, tests, thresholds, schedule)
-    values (name, reference_sql, current_sql, columns, coalesce(tests, '{}'), coalesce(thresholds, '{}'), schedule);
+    begin
+        insert into pulse.monitors (name, reference_sql, current_sql, columns, tests, thresholds, schedule)
+        values (name, reference_sql, current_sql, columns, coalesce(tests, '{}'), coalesce(thresholds, '{}'), schedule);
+    exception when unique_violation then
+        -- created concurrently since the check above
+        raise exception 'drift monitor "%" already exists', name using errcode = '42710';
+    end;
     n := @extschema@.drift_monitor_refresh_reference(name);
     if schedule is not null then
         if exists (select 1 from pg_extension where extname = 'pg_cron') then
@@ -189,7 +211,7 @@ begin
                 format('select count(*) from %s.drift_monitor_run(%L)', '@extschema@', name));
         else
             raise notice 'pg_cron is not installed, so monitor "%" will not run by itself', name
-                using hint = 'Run "select * from drift_monitor_run(''' || name || ''')" from cron, a systemd timer or your orchestrator at the schedule.';
+                using hint = format('Run "select * from drift_monitor_run(%L)" from cron, a systemd timer or your orchestrator at the schedule.', name);
         end if;
     end if;
     return n;
@@ -207,8 +229,6 @@ declare
     m pulse.monitors := @extschema@._drift_monitor(monitor_name);
     rid bigint;
 begin
-    -- one run per monitor at a time, so runs never interleave their rows
-    perform 1 from pulse.monitors where name = monitor_name for update;
     insert into pulse.drift_runs (monitor) values (monitor_name) returning run_id into rid;
     insert into pulse.drift_profiles (monitor, run_id, role, ordinal, column_name, kind, profile)
     select monitor_name, rid, 'current', q.ord, q.column_name, q.kind, q.profile
@@ -219,11 +239,7 @@ begin
     select rid, r.ordinal, r.column_name, t.kind, t.test, t.statistic, t.p_value, t.threshold, t.drifted
     from pulse.drift_profiles r
     join pulse.drift_profiles c on c.run_id = rid and c.column_name = r.column_name
-    cross join lateral @extschema@.drift_test(
-        r.profile, c.profile,
-        coalesce(m.tests ->> r.column_name, m.tests ->> '*'),
-        (m.thresholds ->> r.column_name)::float8,
-        m.thresholds, r.column_name) t
+    cross join lateral @extschema@._drift_column_test(r.column_name, r.profile, c.profile, m.tests, m.thresholds) t
     where r.monitor = monitor_name and r.role = 'reference';
     insert into pulse.drift_alerts (run_id, monitor, column_name, test, statistic, p_value, threshold)
     select rid, monitor_name, res.column_name, res.test, res.statistic, res.p_value, res.threshold
@@ -246,9 +262,10 @@ comment on function @extschema@.drift_monitor_run(text) is
 create function @extschema@.drift_monitor_drop(monitor_name text) returns boolean
 language plpgsql volatile
 as $$
+declare
+    m pulse.monitors := @extschema@._drift_monitor(monitor_name);
 begin
-    perform @extschema@._drift_monitor(monitor_name);
-    if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    if m.schedule is not null and exists (select 1 from pg_extension where extname = 'pg_cron') then
         execute 'select cron.unschedule(jobid) from cron.job where jobname = $1' using 'pulse-drift:' || monitor_name;
     end if;
     delete from pulse.monitors where name = monitor_name;

@@ -265,17 +265,7 @@ fn drift_ztest(
     reference: drift_profile,
     current: drift_profile,
 ) -> TableIterator<'static, (name!(statistic, f64), name!(p_value, f64))> {
-    let cells = Cells::of(&reference.0, &current.0, compare::DEFAULT_BINS).or_raise("drift_ztest");
-    if let Profile::Numeric(_) = reference.0 {
-        if cells.reference.len() > 2
-            || !compare::default_test(&reference.0, &current.0).is_ok_and(|t| t.0 == "categorical")
-        {
-            PulseError::invalid("the z-test needs a binary column")
-                .hint("Numeric profiles qualify only with at most two distinct values; use drift_ks.")
-                .raise("drift_ztest");
-        }
-    }
-    TableIterator::once(cells.ztest().or_raise("drift_ztest"))
+    TableIterator::once(compare::ztest(&reference.0, &current.0).or_raise("drift_ztest"))
 }
 
 #[pg_extern(immutable, strict, parallel_safe)]
@@ -369,9 +359,9 @@ extension_sql!(
 comment on function drift_summary(drift_profile) is
 'Facts of a profile as jsonb. numeric: kind, count (finite values), nulls, nans, pos_inf, neg_inf, mean, stddev (sample, n-1), min, max, level, buckets, exact (level 0: one bucket per distinct value) and distinct (when exact). categorical: kind, count, nulls, other, categories (named).';
 comment on function drift_bins(drift_profile, drift_profile, int) is
-'The bins PSI, JS and chi-square use for numeric profiles: reference-quantile bins on bucket boundaries at the two profiles'' common level, so both counts are exact. Edge i closes the first bucket where the reference reaches i/bins of its rows; repeated edges (ties) are dropped. Bins are [lower, upper), the first from -Infinity, the last to Infinity. bins in 1..10000, else 22023.';
+'The bins PSI, JS and chi-square use for numeric profiles: reference-quantile bins on bucket boundaries at the two profiles'' common level, so both counts are exact. Edge i closes the first bucket where the reference reaches i/bins of its rows; repeated edges (ties) are dropped. An edge at the end of the reference''s last bucket is dropped too, so the last bin holds reference rows. Bins are [lower, upper), the first from -Infinity, the last to Infinity. bins in 1..10000, else 22023.';
 comment on function drift_categories(drift_profile, drift_profile) is
-'The cells PSI, JS, chi-square and the z-test use for categorical profiles: the union of both profiles'' categories in value order (0 where a side lacks one), then a NULL category holding the pooled other counts when either profile has some.';
+'The cells PSI, JS, chi-square and the z-test use for categorical profiles: the union of both profiles'' categories in byte order (not the collation) (0 where a side lacks one), then a NULL category holding the pooled other counts when either profile has some.';
 comment on function drift_ks(drift_profile, drift_profile) is
 'Two-sample Kolmogorov-Smirnov test of two numeric profiles: statistic = max |F_ref - F_cur| over the bucket boundaries at their common level. Exact when both profiles are exact (<= 4096 distinct values each); otherwise KS_sketch <= KS_exact <= KS_sketch + the largest share either profile has in one bucket. p_value as scipy.stats.ks_2samp(method=auto): the exact distribution when both are exact and max(n1, n2) <= 10000 (the statistic then rounded to the h/lcm(n1, n2) lattice), else the asymptotic kstwo.sf(d, round(n1 n2 / (n1 + n2))).';
 comment on function drift_ks_exact(float8[], float8[]) is
@@ -379,11 +369,11 @@ comment on function drift_ks_exact(float8[], float8[]) is
 comment on function drift_chi2(drift_profile, drift_profile, int) is
 'Pearson chi-square test of homogeneity on the 2 x k table of counts (scipy.stats.chi2_contingency with correction=False), over the categories (drift_categories), the distinct values of exact numeric profiles with <= 5 of them, or the reference-quantile bins (drift_bins). Cells empty on both sides are dropped; dof = k - 1; fewer than two cells gives (0, 1).';
 comment on function drift_ztest(drift_profile, drift_profile) is
-'Two-proportion z-test (pooled variance) on the share of the first category in value order, for binary columns (Evidently''s z_stat_test): z = (p_ref - p_cur) / sqrt(P(1-P)(1/n_ref + 1/n_cur)), p = 2(1 - Phi(|z|)). More than two categories: 22023. P of 0 or 1 gives (0, 1).';
+'Two-proportion z-test (pooled variance) on the share of the first category in byte order (numeric: the smaller value), for binary columns (categorical, or numeric with at most two distinct values) (Evidently''s z_stat_test): z = (p_ref - p_cur) / sqrt(P(1-P)(1/n_ref + 1/n_cur)), p = 2(1 - Phi(|z|)). More than two categories: 22023. P of 0 or 1 gives (0, 1).';
 comment on function drift_psi(drift_profile, drift_profile, int) is
-'Population stability index: sum over cells of (r - c) ln(r / c) with r, c the reference and current shares over drift_bins (numeric, reference-quantile bins, default 10) or drift_categories; an empty share is replaced by 1e-4 (Evidently''s epsilon), without renormalising.';
+'Population stability index: sum over cells of (r - c) ln(r / c) with r, c the reference and current shares over drift_bins (numeric, reference-quantile bins, default 10; exact profiles with at most 5 distinct values on both sides: one cell per value, bins ignored) or drift_categories; an empty share is replaced by 1e-4 (Evidently''s epsilon), without renormalising.';
 comment on function drift_js(drift_profile, drift_profile, int) is
-'Jensen-Shannon distance (natural log; the square root of the divergence, in [0, sqrt(ln 2)]) between the reference and current shares over the same cells as drift_psi, like scipy.spatial.distance.jensenshannon.';
+'Jensen-Shannon distance (natural log; the square root of the divergence, in [0, sqrt(ln 2)]) between the reference and current shares over the same cells as drift_psi (bins ignored for exact numeric profiles with at most 5 distinct values), like scipy.spatial.distance.jensenshannon.';
 comment on function drift_wasserstein(drift_profile, drift_profile, boolean) is
 'First Wasserstein distance: the integral of |F_ref - F_cur|, each bucket''s mass spread uniformly over its value range (clamped to the profile''s min and max); exact (scipy.stats.wasserstein_distance) for exact profiles. The error is at most sum over buckets of width x (p_ref + p_cur). normalized: divided by the reference''s population standard deviation, like Evidently; a constant reference then gives 22023.';
 comment on function drift_test(drift_profile, drift_profile, text, float8, jsonb, text) is

@@ -1,6 +1,6 @@
 //! Comparing two profiles: KS, Wasserstein, PSI, Jensen–Shannon, chi-square, the z-test, and the
 //! per-column test choice of Evidently's data-drift preset.
-use super::{ks, value, Categorical, Numeric, Profile};
+use super::{coarser, ks, value, Categorical, Numeric, Profile};
 use crate::error::{PulseError, Result};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
@@ -12,8 +12,6 @@ pub const MAX_BINS: i32 = 10_000;
 const CATEGORICAL_DISTINCT: usize = 5;
 /// Evidently: references up to this size get the p-value tests, larger ones the distances.
 const SMALL_REFERENCE: u64 = 1000;
-/// scipy ks_2samp(method='auto'): exact p-values up to this sample size (its MAX_AUTO_N).
-const KS_MAX_EXACT_N: u64 = 10_000;
 
 fn numeric<'a>(p: &'a Profile, side: &str) -> Result<&'a Numeric> {
     match p {
@@ -52,7 +50,7 @@ fn coarsened(p: &Numeric, level: u32) -> Vec<(u64, u64)> {
     let shift = level - p.level;
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(p.buckets.len());
     for &(b, c) in &p.buckets {
-        let b = b.checked_shr(shift).unwrap_or(0);
+        let b = coarser(b, shift);
         match out.last_mut() {
             Some(last) if last.0 == b => last.1 += c,
             _ => out.push((b, c)),
@@ -68,15 +66,14 @@ pub fn align(a: &Numeric, b: &Numeric) -> (u32, Vec<(u64, u64, u64)>) {
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::with_capacity(x.len() + y.len());
     while i < x.len() || j < y.len() {
-        let next = match (x.get(i), y.get(j)) {
-            (Some(p), Some(q)) if p.0 == q.0 => (p.0, p.1, q.1),
-            (Some(p), Some(q)) if p.0 < q.0 => (p.0, p.1, 0),
-            (Some(p), None) => (p.0, p.1, 0),
-            (_, Some(q)) => (q.0, 0, q.1),
+        let (next, step_i, step_j) = match (x.get(i), y.get(j)) {
+            (Some(p), Some(q)) if p.0 == q.0 => ((p.0, p.1, q.1), 1, 1),
+            (Some(p), Some(q)) if p.0 < q.0 => ((p.0, p.1, 0), 1, 0),
+            (Some(p), None) => ((p.0, p.1, 0), 1, 0),
+            (_, Some(q)) => ((q.0, 0, q.1), 0, 1),
             (None, None) => break,
         };
-        i += usize::from(next.1 > 0);
-        j += usize::from(next.2 > 0);
+        (i, j) = (i + step_i, j + step_j);
         out.push(next);
     }
     (level, out)
@@ -103,27 +100,8 @@ pub fn ks_test(a: &Profile, b: &Profile) -> Result<(f64, f64)> {
     pair(a, b)?;
     let (a, b) = (numeric(a, "reference")?, numeric(b, "current")?);
     let (d, exact) = ks_statistic(a, b);
-    Ok(ks_from_statistic(a.n, b.n, d, exact))
-}
-
-/// scipy's ks_2samp(method='auto') from the statistic: the exact path (both exact, sizes up to
-/// 10,000) first rounds d to the lattice h / lcm(n1, n2), as `_attempt_exact_2kssamp` does.
-pub fn ks_from_statistic(n1: u64, n2: u64, d: f64, exact: bool) -> (f64, f64) {
-    let d = if exact && n1.max(n2) <= KS_MAX_EXACT_N {
-        let lcm = (n1 / gcd(n1, n2) * n2) as f64;
-        (d * lcm).round_ties_even() / lcm
-    } else {
-        d
-    };
-    (d, ks::p_value(n1, n2, d, exact))
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
+    // As scipy's ks_2samp(method='auto'): exact p-values only where the statistic is exact.
+    Ok(ks::two_sided(a.n, b.n, d, exact))
 }
 
 /// One bucket's share spread uniformly over its value range (a point when lo == hi).
@@ -206,14 +184,30 @@ pub fn wasserstein(a: &Profile, b: &Profile, normalized: bool) -> Result<f64> {
     if !normalized {
         return Ok(w);
     }
-    let std = (a.m2 / a.n as f64).sqrt();
+    let std = reference_std(a)?;
     if std > 0.0 {
         Ok(w / std)
     } else {
         Err(PulseError::invalid("the reference has zero variance, so the normalised wasserstein distance is undefined")
-            .hint("Use normalized => false, or a categorical test for a constant column."))
+            .hint("Use normalized => false, or drift_test, which divides by at least 0.001 like Evidently."))
     }
 }
+
+/// The reference's population standard deviation (ddof 0, as numpy's and Evidently's np.std).
+fn reference_std(a: &Numeric) -> Result<f64> {
+    let std = (a.m2 / a.n as f64).sqrt();
+    if std.is_finite() {
+        Ok(std)
+    } else {
+        Err(PulseError::invalid("the reference's variance does not fit in float8")
+            .detail("Its values reach beyond about 1e154, where squared deviations overflow.")
+            .hint("Rescale the column in the query, or use a test that does not normalise (ks, psi)."))
+    }
+}
+
+/// Evidently's floor for the normalising standard deviation in its data-drift preset, so a
+/// column that was constant in the reference still gets a verdict.
+const MIN_NORMALIZING_STD: f64 = 0.001;
 
 /// A bin of [`bins`]: [lower, upper) with each profile's count in it.
 #[derive(Debug, Clone, PartialEq)]
@@ -391,7 +385,7 @@ impl Cells {
         }
         let (nr, nc) = (self.reference.iter().sum::<u64>() as f64, self.current.iter().sum::<u64>() as f64);
         let (pr, pc) = (self.reference[0] as f64 / nr, self.current[0] as f64 / nc);
-        let pooled = (self.reference[0] + self.current[0]) as f64 / (nr + nc);
+        let pooled = (self.reference[0] as f64 + self.current[0] as f64) / (nr + nc);
         let se = (pooled * (1.0 - pooled) * (1.0 / nr + 1.0 / nc)).sqrt();
         if se == 0.0 || !se.is_finite() {
             return Ok((0.0, 1.0));
@@ -400,6 +394,18 @@ impl Cells {
         // 2·(1 − Φ(|z|)) = erfc(|z|/√2), without the cancellation for large |z|.
         Ok((z, statrs::function::erf::erfc(z.abs() / std::f64::consts::SQRT_2)))
     }
+}
+
+/// The z-test of a binary column: categorical profiles, or exact numeric ones with at most two
+/// distinct values (quantile bins of a continuous column are not a binary variable).
+pub fn ztest(a: &Profile, b: &Profile) -> Result<(f64, f64)> {
+    if let (Profile::Numeric(x), Profile::Numeric(y)) = pair(a, b)? {
+        if !as_categorical(x, y) {
+            return Err(PulseError::invalid("the z-test needs a binary column")
+                .hint("Numeric profiles qualify only with at most two distinct values; use ks or wasserstein."));
+        }
+    }
+    Cells::of(a, b, DEFAULT_BINS)?.ztest()
 }
 
 /// Evidently treats a numeric column with at most 5 distinct values as categorical; a profile
@@ -498,14 +504,20 @@ pub fn run_test(a: &Profile, b: &Profile, test: Option<Test>, threshold: Option<
     }
     let (statistic, p_value) = match test {
         Test::Ks => ks_test(a, b).map(|(s, p)| (s, Some(p)))?,
-        Test::Wasserstein => (wasserstein(a, b, true)?, None),
+        Test::Wasserstein => {
+            let (Profile::Numeric(x), Profile::Numeric(_)) = (a, b) else {
+                return Err(PulseError::invalid("the wasserstein test needs numeric profiles")
+                    .hint("Use js, psi or chi2 for categorical profiles."));
+            };
+            (wasserstein(a, b, false)? / reference_std(x)?.max(MIN_NORMALIZING_STD), None)
+        }
         Test::Psi => (Cells::of(a, b, DEFAULT_BINS)?.psi(), None),
         Test::Js => (Cells::of(a, b, DEFAULT_BINS)?.js(), None),
         Test::Chi2 => {
             let (s, p) = Cells::of(a, b, DEFAULT_BINS)?.chi2();
             (s, Some(p))
         }
-        Test::Ztest => Cells::of(a, b, DEFAULT_BINS)?.ztest().map(|(z, p)| (z, Some(p)))?,
+        Test::Ztest => ztest(a, b).map(|(z, p)| (z, Some(p)))?,
     };
     let drifted = match p_value {
         Some(p) => p < threshold,

@@ -79,8 +79,9 @@ pub fn ks_2samp(a: &[f64], b: &[f64]) -> (f64, f64) {
     two_sided(a.len() as u64, b.len() as u64, d, true)
 }
 
-/// The tail of `ks_2samp` after the statistic: (reported statistic, p-value).
-fn two_sided(n1: u64, n2: u64, d: f64, exact_allowed: bool) -> (f64, f64) {
+/// The tail of `ks_2samp` after the statistic: (reported statistic, p-value). The reported
+/// statistic is `d` rounded to the h / lcm(n1, n2) lattice when the exact path is taken.
+pub fn two_sided(n1: u64, n2: u64, d: f64, exact_allowed: bool) -> (f64, f64) {
     if n1 == 0 || n2 == 0 || d.is_nan() {
         return (f64::NAN, f64::NAN);
     }

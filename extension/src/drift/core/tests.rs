@@ -66,7 +66,7 @@ fn bucket_level_depends_only_on_the_values() {
     for chunk in xs.rchunks(7_919) {
         let mut s = NumericState::default();
         chunk.iter().for_each(|&x| s.add(x));
-        merged.merge(&s);
+        merged.merge(&s).unwrap();
     }
     let merged = merged.profile();
     let w = as_numeric(&whole);
@@ -199,6 +199,37 @@ fn test_choice_follows_evidently() {
 }
 
 #[test]
+fn overflowing_moments_round_trip_as_null() {
+    let p = numeric(&[1e200, -1e200, 3.0]);
+    let text = p.to_text();
+    assert!(text.contains("\"m2\":null"), "{text}");
+    let back = Profile::parse(&text).unwrap();
+    assert!(as_numeric(&back).m2.is_nan() && as_numeric(&back).buckets == as_numeric(&p).buckets);
+    // A normalised test cannot divide by it, and says so; the unnormalised ones still work.
+    assert_eq!(compare::wasserstein(&back, &back, true).unwrap_err().kind, crate::error::Kind::InvalidParameter);
+    assert_eq!(compare::ks_test(&back, &back).unwrap().0, 0.0);
+}
+
+#[test]
+fn counts_that_overflow_are_refused() {
+    let big = format!(r#"{{"kind":"categorical","n":{m},"nulls":0,"other":0,"categories":[["a",{m}]]}}"#, m = u64::MAX);
+    let p = Profile::parse(&big).unwrap();
+    let mut m = MergeState::default();
+    m.add(&p).unwrap();
+    assert_eq!(m.add(&p).unwrap_err().kind, crate::error::Kind::InvalidParameter);
+}
+
+#[test]
+fn a_constant_reference_still_gets_a_verdict() {
+    // Evidently divides by max(std, 0.001): a column that was constant and now varies drifts.
+    let (constant, varying) =
+        (numeric(&vec![0.0; 2000]), numeric(&(0..2000).map(|i| f64::from(i % 10)).collect::<Vec<_>>()));
+    assert!(compare::wasserstein(&constant, &varying, true).is_err());
+    let o = compare::run_test(&constant, &varying, Some(Test::Wasserstein), None).unwrap();
+    assert!((o.statistic - 4.5 / 0.001).abs() < 1e-6 && o.drifted, "{o:?}");
+}
+
+#[test]
 fn bad_input_is_a_clear_error() {
     let empty = Profile::Numeric(Numeric::default());
     let some = numeric(&[1.0, 2.0]);
@@ -210,6 +241,8 @@ fn bad_input_is_a_clear_error() {
         compare::bins(&some, &some, 0).unwrap_err(),
         Test::parse("t-test").unwrap_err(),
         Cells::of(&categorical(&["a", "b", "c"]), &cat, 10).unwrap().ztest().unwrap_err(),
+        compare::ztest(&numeric(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), &some).unwrap_err(),
+        compare::run_test(&numeric(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), &some, Some(Test::Ztest), None).unwrap_err(),
     ] {
         assert_eq!(e.kind, crate::error::Kind::InvalidParameter, "{e:?}");
     }

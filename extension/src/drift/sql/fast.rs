@@ -5,6 +5,9 @@ use crate::aggregate::new_state;
 use crate::drift::core::{MergeState, NumericState};
 use pgrx::prelude::*;
 
+// The float8 argument is read from the datum itself, which needs by-value float8 (64-bit builds).
+const _: () = assert!(pg_sys::FLOAT8PASSBYVAL == 1);
+
 #[doc(hidden)]
 #[unsafe(no_mangle)]
 pub extern "C" fn pg_finfo__drift_profile_trans() -> &'static pg_sys::Pg_finfo_record {
@@ -23,7 +26,10 @@ pub extern "C" fn pg_finfo__drift_profile_trans() -> &'static pg_sys::Pg_finfo_r
 pub unsafe extern "C-unwind" fn _drift_profile_trans(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let args = (*fcinfo).args.as_slice(2);
     let state = if args[0].isnull {
-        new_state(fcinfo, MergeState::Numeric(NumericState::default())).unwrap().unwrap_or(pg_sys::Datum::from(0))
+        match new_state(fcinfo, MergeState::Numeric(NumericState::default())).unwrap() {
+            Some(datum) => datum,
+            None => error!("drift_profile: could not allocate the aggregate state"),
+        }
     } else {
         args[0].value
     };

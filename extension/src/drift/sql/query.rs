@@ -26,10 +26,14 @@ fn spi(e: pgrx::spi::SpiError) -> PulseError {
 
 /// Name, kind (None: unsupported) and type name of each output column, without running the query.
 fn describe(client: &SpiClient<'_>, sql: &str) -> Result<Vec<(String, Option<ColumnKind>, String)>> {
-    let t = client.select(&format!("select * from ({sql}) _pulse_q limit 0"), None, &[]).map_err(spi)?;
+    // The newline ends a trailing "-- comment" in the user's SQL.
+    let t = client.select(&format!("select * from ({sql}\n) _pulse_q limit 0"), None, &[]).map_err(spi)?;
     let mut out = Vec::new();
     for i in 1..=t.columns().map_err(spi)? {
-        let (name, oid) = (t.column_name(i).map_err(spi)?, t.column_type_oid(i).map_err(spi)?.value());
+        let (name, declared) = (t.column_name(i).map_err(spi)?, t.column_type_oid(i).map_err(spi)?.value());
+        // A domain is profiled as its base type (information_schema's cardinal_number as an integer).
+        // SAFETY: a catalog lookup of a type oid the parser just resolved.
+        let oid = unsafe { pg_sys::getBaseType(declared) };
         let kind = match oid {
             pg_sys::INT2OID
             | pg_sys::INT4OID
@@ -127,7 +131,7 @@ fn profile_query(
             format!("{schema}.drift_profile(_pulse_q.{}::{cast})", quote_ident(name))
         })
         .collect();
-    let query = format!("select {} from ({sql}) _pulse_q", calls.join(", "));
+    let query = format!("select {} from ({sql}\n) _pulse_q", calls.join(", "));
     let table = client.select(&query, None, &[]).map_err(spi)?;
     let row = table.first();
     let mut out = Vec::with_capacity(chosen.len());

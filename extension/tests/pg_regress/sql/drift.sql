@@ -122,6 +122,16 @@ select column_name, test, round(statistic::numeric, 6) statistic, drifted from d
 select drift_monitor_drop('orders');
 select count(*) from pulse.drift_runs where monitor = 'orders';
 
+-- values whose squares overflow float8: mean and m2 are stored as null and read back
+select p::text::drift_profile::text = p::text as round_trip, drift_summary(p) ->> 'stddev' as stddev,
+       (drift_ks(p, p)).statistic
+  from (select drift_profile(x) p from (values (1e200::float8), (-1e200), (3)) t(x)) s;
+-- a constant reference: the default test divides by at least 0.001 (Evidently's floor)
+select kind, test, statistic, drifted from drift_test(
+  (select drift_profile(0::float8) from generate_series(1, 2000)),
+  (select drift_profile((i % 10)::float8) from generate_series(1, 2000) i));
+-- a trailing comment in the query, and a domain profiled as its base type
+select column_name, kind from drift_profile_query($$select 1::information_schema.cardinal_number n, 'a'::text c -- note$$);
 -- a parallel plan: Partial and Finalize Aggregate; the parallel profile equals the serial one
 create table big as select i, pg_temp.u(i) * 1000 x, (i % 97)::text c from generate_series(1, 200000) i;
 alter table big set (parallel_workers = 2);

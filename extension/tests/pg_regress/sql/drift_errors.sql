@@ -36,6 +36,8 @@ select * from drift_report('select 1.0::float8 x where false', 'select 2.0::floa
 select * from drift_report('select 1.0::float8 x', 'select 2.0::float8 x', array[null]);
 select * from drift_report('selec 1', 'select 1');
 select drift_monitor_create('exists', 'select 1.0::float8 x', 'select 2.0::float8 x');
+select drift_test(num, num, 'ztest') from p;
+select drift_monitor_create(repeat('m', 52), 'select 1.0::float8 x', 'select 2.0::float8 x');
 select drift_monitor_run('nope');
 select drift_monitor_drop('nope');
 \set VERBOSITY sqlstate
@@ -68,5 +70,7 @@ select * from drift_report('select 1.0::float8 x where false', 'select 2.0::floa
 select * from drift_report('select 1.0::float8 x', 'select 2.0::float8 x', array[null]);
 select * from drift_report('selec 1', 'select 1');
 select drift_monitor_create('exists', 'select 1.0::float8 x', 'select 2.0::float8 x');
+select drift_test(num, num, 'ztest') from p;
+select drift_monitor_create(repeat('m', 52), 'select 1.0::float8 x', 'select 2.0::float8 x');
 select drift_monitor_run('nope');
 select drift_monitor_drop('nope');

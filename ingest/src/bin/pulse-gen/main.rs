@@ -105,7 +105,8 @@ struct Args {
     duration: Option<u64>,
     /// Backfill: inject a known drift into the last N days: orders cost 1.5 times as much and the
     /// device mix moves to mobile (75 % mobile, 20 % desktop, 5 % tablet instead of 55/38/7).
-    /// Everything else keeps its distribution, so drift_report should flag amount and device only.
+    /// Orders keep every other distribution, so drift_report on raw.orders should flag amount and
+    /// device only (payments follow their orders' amounts, sessions the device mix).
     #[arg(long, conflicts_with = "rate")]
     shift_days: Option<i64>,
     /// Write every produced message as a JSON line to this file (format below).

@@ -11,6 +11,10 @@ use serde_json::json;
 const DEVICES: [(&str, u32); 3] = [("mobile", 55), ("desktop", 38), ("tablet", 7)];
 /// The device mix after `--shift-days` starts (a mobile campaign).
 const DEVICES_SHIFTED: [(&str, u32); 3] = [("mobile", 75), ("desktop", 20), ("tablet", 5)];
+// Equal totals: WeightedIndex then makes the same draw, so a shift changes nothing else.
+const _: () = assert!(
+    DEVICES[0].1 + DEVICES[1].1 + DEVICES[2].1 == DEVICES_SHIFTED[0].1 + DEVICES_SHIFTED[1].1 + DEVICES_SHIFTED[2].1
+);
 /// Prices after `--shift-days` starts, relative to before.
 const PRICE_SHIFT: f64 = 1.5;
 const METHODS: [(&str, u32); 4] = [("card", 60), ("paypal", 20), ("klarna", 12), ("apple_pay", 8)];
