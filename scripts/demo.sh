@@ -217,7 +217,8 @@ psql_pulse -Atc "select drift_monitor_create('fraud-scores',
   \$c\$select score from pulse.decisions where model = 'fraud' and route = 'champion' and decided_at >= '$t_between'\$c\$,
   schedule => '0 * * * *')" >/dev/null
 psql_pulse -P footer=off -c "
-select column_name, test, round(statistic::numeric, 4) as statistic, threshold, drifted from drift_monitor_run('fraud-scores')"
+select column_name, test, round(statistic::numeric, 4) as statistic, p_value, threshold, drifted
+  from drift_monitor_run('fraud-scores')"
 psql_pulse -P footer=off -c "
 select monitor, column_name, test, round(statistic::numeric, 4) as statistic, raised_at::timestamp(0) as raised_at
   from pulse.drift_alerts order by alert_id desc limit 3"

@@ -38,3 +38,32 @@ select feature_training_set($$
 select fraud, count(*) as orders, round(avg(card_orders_24h)::numeric, 2) as card_orders_24h,
        round(avg(card_chargebacks_90d)::numeric, 3) as card_chargebacks_90d
   from fraud_training group by 1 order by 1;
+
+-- Drift: profile each day once, roll the days up, compare the windows.
+drop table if exists order_profiles;
+create table order_profiles as
+select created_at::date as day, drift_profile(amount) as amount, drift_profile(device) as device
+  from raw.orders group by 1;
+select round(ks.statistic::numeric, 4) as ks, ks.p_value, round(drift_wasserstein(r.amount, c.amount, true)::numeric, 4) as w_normed,
+       round(drift_psi(r.amount, c.amount)::numeric, 4) as psi_amount, round(drift_js(r.device, c.device)::numeric, 4) as js_device
+  from (select drift_profile_merge(amount) as amount, drift_profile_merge(device) as device
+          from order_profiles where day between current_date - 19 and current_date - 6) r,
+       (select drift_profile_merge(amount) as amount, drift_profile_merge(device) as device
+          from order_profiles where day >= current_date - 4) c,
+       lateral drift_ks(r.amount, c.amount) ks;
+-- Or let drift_report profile two queries and pick each column's test.
+select column_name, kind, test, round(statistic::numeric, 4) as statistic, p_value, threshold, drifted
+  from drift_report($$select amount, items, payment_method, device from raw.orders
+                      where created_at >= now() - interval '19 days' and created_at < now() - interval '5 days'$$,
+                    $$select amount, items, payment_method, device from raw.orders
+                      where created_at >= now() - interval '5 days'$$);
+-- A monitor: the reference profiled once; each run profiles the last day, stores results and alerts.
+select drift_monitor_drop(name) from pulse.monitors where name = 'orders-last-day';
+select drift_monitor_create('orders-last-day',
+  $$select amount, items, payment_method, device from raw.orders
+     where created_at >= now() - interval '19 days' and created_at < now() - interval '5 days'$$,
+  $$select amount, items, payment_method, device from raw.orders where created_at >= now() - interval '1 day'$$,
+  schedule => '0 * * * *');
+select column_name, test, round(statistic::numeric, 4) as statistic, drifted from drift_monitor_run('orders-last-day');
+select monitor, column_name, test, runs, alerts, round(max_statistic::numeric, 4) as max_statistic
+  from pulse.drift_alert_history where monitor = 'orders-last-day' order by column_name;
