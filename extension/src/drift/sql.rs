@@ -334,24 +334,21 @@ fn run(
             .hint("A column without a stored reference profile has nothing to compare with."));
     };
     let test = test.map(Test::parse).transpose()?;
-    let chosen = match test {
-        Some(t) => t,
-        None => compare::default_test(&a.0, &b.0)?.1,
+    // The explicit threshold, else thresholds ->> (the chosen test), else the test's default.
+    let by_test = |chosen: Test| match thresholds.as_ref().map(|j| &j.0) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(m)) => m
+            .get(chosen.name())
+            .map(|v| {
+                v.as_f64().ok_or_else(|| {
+                    PulseError::invalid(format!("threshold for {} must be a number, not {v}", chosen.name()))
+                })
+            })
+            .transpose(),
+        Some(other) => Err(PulseError::invalid(format!("thresholds must be a JSON object, not {other}"))
+            .hint("For example {\"psi\": 0.2, \"ks\": 0.01}.")),
     };
-    let by_test = match thresholds.as_ref().map(|j| &j.0) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Object(m)) => match m.get(chosen.name()) {
-            None => None,
-            Some(v) => Some(v.as_f64().ok_or_else(|| {
-                PulseError::invalid(format!("threshold for {} must be a number, not {v}", chosen.name()))
-            })?),
-        },
-        Some(other) => {
-            return Err(PulseError::invalid(format!("thresholds must be a JSON object, not {other}"))
-                .hint("For example {\"psi\": 0.2, \"ks\": 0.01}."))
-        }
-    };
-    compare::run_test(&a.0, &b.0, Some(chosen), threshold.or(by_test))
+    compare::run_test(&a.0, &b.0, test, |chosen| Ok(threshold.or(by_test(chosen)?)))
 }
 
 extension_sql!(

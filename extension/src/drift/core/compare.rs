@@ -494,10 +494,16 @@ pub fn default_test(a: &Profile, b: &Profile) -> Result<(&'static str, Test)> {
 }
 
 /// One column's drift test: the chosen (or default) test and threshold, and the verdict.
-pub fn run_test(a: &Profile, b: &Profile, test: Option<Test>, threshold: Option<f64>) -> Result<Outcome> {
+/// `threshold` gives the threshold for the test once it is chosen (None: the test's default).
+pub fn run_test(
+    a: &Profile,
+    b: &Profile,
+    test: Option<Test>,
+    threshold: impl FnOnce(Test) -> Result<Option<f64>>,
+) -> Result<Outcome> {
     let (kind, default) = default_test(a, b)?;
     let test = test.unwrap_or(default);
-    let threshold = threshold.unwrap_or(test.default_threshold());
+    let threshold = threshold(test)?.unwrap_or(test.default_threshold());
     if !threshold.is_finite() || threshold < 0.0 || (test.is_p_value() && threshold > 1.0) {
         return Err(PulseError::invalid(format!("threshold {threshold} is out of range for the {} test", test.name()))
             .hint("p-value thresholds are in [0, 1]; distance thresholds are >= 0."));

@@ -194,7 +194,7 @@ fn test_choice_follows_evidently() {
     assert_eq!(compare::default_test(&few, &few).unwrap(), ("categorical", Test::Chi2));
     let binary = categorical(&["yes", "no", "no"]);
     assert_eq!(compare::default_test(&binary, &binary).unwrap(), ("categorical", Test::Ztest));
-    let o = compare::run_test(&b, &b, None, None).unwrap();
+    let o = compare::run_test(&b, &b, None, |_| Ok(None)).unwrap();
     assert_eq!((o.statistic, o.drifted, o.threshold), (0.0, false, 0.1));
 }
 
@@ -225,7 +225,7 @@ fn a_constant_reference_still_gets_a_verdict() {
     let (constant, varying) =
         (numeric(&vec![0.0; 2000]), numeric(&(0..2000).map(|i| f64::from(i % 10)).collect::<Vec<_>>()));
     assert!(compare::wasserstein(&constant, &varying, true).is_err());
-    let o = compare::run_test(&constant, &varying, Some(Test::Wasserstein), None).unwrap();
+    let o = compare::run_test(&constant, &varying, Some(Test::Wasserstein), |_| Ok(None)).unwrap();
     assert!((o.statistic - 4.5 / 0.001).abs() < 1e-6 && o.drifted, "{o:?}");
 }
 
@@ -242,7 +242,8 @@ fn bad_input_is_a_clear_error() {
         Test::parse("t-test").unwrap_err(),
         Cells::of(&categorical(&["a", "b", "c"]), &cat, 10).unwrap().ztest().unwrap_err(),
         compare::ztest(&numeric(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), &some).unwrap_err(),
-        compare::run_test(&numeric(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), &some, Some(Test::Ztest), None).unwrap_err(),
+        compare::run_test(&numeric(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), &some, Some(Test::Ztest), |_| Ok(None))
+            .unwrap_err(),
     ] {
         assert_eq!(e.kind, crate::error::Kind::InvalidParameter, "{e:?}");
     }

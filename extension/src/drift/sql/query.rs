@@ -45,15 +45,14 @@ fn describe(client: &SpiClient<'_>, sql: &str) -> Result<Vec<(String, Option<Col
         };
         // Strings, booleans, enums and uuids are labels; dates, json, arrays and the rest are not
         // profiled unless the query casts them.
-        let (category, type_name) = client
-            .select("select typcategory::text, format_type($1, null) from pg_type where oid = $1", None, &[oid.into()])
-            .map_err(spi)?
-            .first()
-            .get_two::<String, String>()
-            .map_err(spi)?;
-        let label = matches!(category.as_deref(), Some("S" | "B" | "E")) || oid == pg_sys::UUIDOID;
+        // SAFETY: syscache lookups of the same resolved type oid; format_type_be pallocs a C string.
+        let (category, type_name) = unsafe {
+            let name = pg_sys::format_type_be(oid);
+            (pg_sys::TypeCategory(oid) as u8, std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned())
+        };
+        let label = matches!(category, b'S' | b'B' | b'E') || oid == pg_sys::UUIDOID;
         let kind = kind.or(label.then_some(ColumnKind::Categorical));
-        out.push((name, kind, type_name.unwrap_or_default()));
+        out.push((name, kind, type_name));
     }
     Ok(out)
 }
