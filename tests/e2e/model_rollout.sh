@@ -63,6 +63,8 @@ check "pgbench exited 0" "$(cat "$WORK/pgbench.rc")" 0
 check "pgbench: no failed transactions" "${failed:-missing}" 0
 check "pgbench: more than 1000 orders scored" "$([ "${processed:-0}" -gt 1000 ] && echo yes || echo "${processed:-none}")" yes
 check "every scored transaction left one decision" "$(q "select count(*) $during")" "$processed"
+check "every decision names its order (entity_key)" \
+  "$(q "select count(*) $during and entity_key in (select order_id from rollout_orders)")" "$processed"
 check "every decision is of v1 or v2" "$(q "select count(*) $during and version not in (1, 2)")" 0
 check "both versions served during the run" "$(q "select string_agg(distinct version::text, ',') $during")" 1,2
 check "v2 is the champion after the deploy" "$(champion)" 2

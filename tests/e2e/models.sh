@@ -89,6 +89,9 @@ check "the returned score is the served version's, never the shadow's" "$(q "
   select count(*) from pulse.decisions s join pulse.decisions d using (request_id, decided_at)
    where s.route = 'shadow' and d.route <> 'shadow' and s.version = 2 and d.version in (1, 3)")" 2000
 check "decisions carry their inputs" "$(q "select count(*) from pulse.decisions where features ? 'card_orders_10m' and features ? 'amount'")" 4000
+check "served and shadow decisions join to their order by entity_key" "$(q "
+  select count(*) from pulse.decisions d join raw.orders o on o.order_id = d.entity_key
+   where d.unit_key = coalesce(o.customer_id, o.order_id)")" 4000
 check "the comparison view pairs shadow with served decisions" \
   "$(q "select sum(decisions) from pulse.model_comparison where route = 'shadow' and agreement is not null")" 2000
 q "truncate pulse.decisions" >/dev/null

@@ -65,6 +65,8 @@ pub struct Decision {
     version: i32,
     route: &'static str,
     unit_key: Option<String>,
+    /// What was scored (score_fraud: the order_id); None from score().
+    entity_key: Option<String>,
     request_id: i64,
     score: Option<f64>,
     features: Option<String>,
@@ -80,6 +82,7 @@ impl Decision {
         version: i32,
         route: &'static str,
         unit_key: Option<&str>,
+        entity_key: Option<&str>,
         score: Option<f64>,
         model: &Model,
         values: &[Value],
@@ -96,6 +99,7 @@ impl Decision {
             version,
             route,
             unit_key: unit_key.map(String::from),
+            entity_key: entity_key.map(String::from),
             request_id: 0,
             score,
             features,
@@ -191,6 +195,7 @@ fn flush() {
     let version: Vec<i32> = rows.iter().map(|d| d.version).collect();
     let route: Vec<&str> = rows.iter().map(|d| d.route).collect();
     let unit: Vec<Option<&str>> = rows.iter().map(|d| d.unit_key.as_deref()).collect();
+    let entity: Vec<Option<&str>> = rows.iter().map(|d| d.entity_key.as_deref()).collect();
     let request: Vec<i64> = rows.iter().map(|d| d.request_id).collect();
     let score: Vec<Option<f64>> = rows.iter().map(|d| d.score).collect();
     let features: Vec<Option<&str>> = rows.iter().map(|d| d.features.as_deref()).collect();
@@ -228,16 +233,17 @@ fn flush() {
         );
     }
     let written = Spi::run_with_args(
-        "insert into pulse.decisions (decided_at, model, version, route, unit_key, request_id, score, features, error)
-         select timestamptz '2000-01-01 00:00:00+00' + t * interval '1 microsecond', m, v, r, u, q, s, f::jsonb, e
-           from unnest($1::int8[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int8[], $7::float8[], $8::text[], $9::text[])
-                as d(t, m, v, r, u, q, s, f, e)",
+        "insert into pulse.decisions (decided_at, model, version, route, unit_key, entity_key, request_id, score, features, error)
+         select timestamptz '2000-01-01 00:00:00+00' + t * interval '1 microsecond', m, v, r, u, k, q, s, f::jsonb, e
+           from unnest($1::int8[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::float8[], $9::text[], $10::text[])
+                as d(t, m, v, r, u, k, q, s, f, e)",
         &[
             at.into(),
             model.into(),
             version.into(),
             route.into(),
             unit.into(),
+            entity.into(),
             request.into(),
             score.into(),
             features.into(),

@@ -52,6 +52,8 @@ create table pulse.decisions (
     version int not null,
     route text not null check (route in ('champion', 'canary', 'shadow')),
     unit_key text,
+    -- what was scored, so a decision joins to it (no index: the log is read by decided_at)
+    entity_key text,
     -- pairs a shadow decision with the served one of the same call (with decided_at)
     request_id bigint not null,
     score float8,
@@ -61,6 +63,7 @@ create table pulse.decisions (
 );
 create index decisions_model_time on pulse.decisions (model, decided_at);
 comment on table pulse.decisions is 'decision log: one row per score served and per shadow score, written at commit of the scoring transaction (pulse.decision_log, pulse.decision_sample_rate)';
+comment on column pulse.decisions.entity_key is 'the scored entity''s key: score_fraud logs the order''s order_id; NULL from score()';
 
 create view pulse.active_deployments as
 select d.model, d.version, d.role, d.traffic, d.deployed_at, d.deployed_by, m.id as model_id, m.metrics

@@ -225,10 +225,12 @@ fn mistyped(name: &str, want: &str, got: &Json) -> PulseError {
     PulseError::invalid(format!("feature \"{name}\" must be {want}, got {got}"))
 }
 
-/// Scores one request: the served version's score, and the shadows' scores logged.
+/// Scores one request: the served version's score, and the shadows' scores logged. `entity_key`
+/// only goes to the log (what was scored, for joining decisions to it); routing uses `unit_key`.
 fn decide(
     name: &str,
     unit_key: Option<&str>,
+    entity_key: Option<&str>,
     inputs: impl Fn(&Model) -> Result<Vec<Value>>,
 ) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
     let r = routing(name)?;
@@ -238,17 +240,19 @@ fn decide(
     served.model.encode(&values, &mut z)?;
     let score = served.model.predict(&z);
     if let Some(log) = decisions::start() {
-        log.push(Decision::new(name, served.version, route, unit_key, Some(score), &served.model, &values, None));
+        // Every row of the request (served and shadows) carries the same keys.
+        let row = |version, route, score, model: &Model, values: &[Value], error| {
+            Decision::new(name, version, route, unit_key, entity_key, score, model, values, error)
+        };
+        log.push(row(served.version, route, Some(score), &served.model, &values, None));
         for shadow in &r.shadows {
             let scored = inputs(&shadow.model).and_then(|v| {
                 shadow.model.encode(&v, &mut z)?;
                 Ok((shadow.model.predict(&z), v))
             });
             log.push(match scored {
-                Ok((s, v)) => Decision::new(name, shadow.version, "shadow", unit_key, Some(s), &shadow.model, &v, None),
-                Err(e) => {
-                    Decision::new(name, shadow.version, "shadow", unit_key, None, &shadow.model, &[], Some(e.message))
-                }
+                Ok((s, v)) => row(shadow.version, "shadow", Some(s), &shadow.model, &v, None),
+                Err(e) => row(shadow.version, "shadow", None, &shadow.model, &[], Some(e.message)),
             });
         }
         log.finish();
@@ -272,7 +276,7 @@ fn object(text: &str, what: &str) -> Result<Map<String, Json>> {
 #[pg_extern(stable, parallel_safe, cost = 100)]
 fn _score_json(name: &str, features: Option<&str>, unit_key: Option<&str>) -> Option<f64> {
     let map = object(features?, "features").or_raise("score");
-    Some(decide(name, unit_key, |m| values_from_json(m, &map, true, false)).map(|d| d.0).or_raise("score"))
+    Some(decide(name, unit_key, None, |m| values_from_json(m, &map, true, false)).map(|d| d.0).or_raise("score"))
 }
 
 /// The same for numeric inputs given in the model's input order.
@@ -283,7 +287,7 @@ fn score_array(
     unit_key: default!(Option<&str>, "NULL"),
 ) -> Option<f64> {
     let features = features?;
-    let scored = decide(name, unit_key, |m| {
+    let scored = decide(name, unit_key, None, |m| {
         m.check_numbers(features.len())?;
         Ok(features.iter().map(|x| x.map_or(Value::Null, Value::Number)).collect())
     });
@@ -297,8 +301,9 @@ fn fraud(order: &str) -> Result<(f64, Rc<Loaded>, &'static str, Vec<Value>)> {
     let order = &object(order, "order")?;
     let unit_key = ["customer_id", "order_id"].iter().find_map(|k| order.get(*k).and_then(json_key));
     let unit = unit_key.as_deref();
+    let entity_key = order.get("order_id").and_then(json_key);
     let features = RefCell::new(None::<Map<String, Json>>);
-    decide(FRAUD_MODEL, unit, |model| {
+    decide(FRAUD_MODEL, unit, entity_key.as_deref(), |model| {
         let mut all = features.borrow_mut();
         if all.is_none() {
             *all = Some(order_features(order, model)?);

@@ -56,14 +56,22 @@ select e - 'score' - 'contributions' as explain,
   from score_fraud_explain('{"order_id": "o9", "customer_id": "c1", "amount": 95, "email_domain": "burner.example", "items": 1}') e;
 select round(score_fraud(o)::numeric, 6) as row_form from orders o where order_id = 'o95';
 -- decisions are written at commit: served and shadow, paired by request
-select route, version, unit_key, features ? 'amount' as has_inputs
-  from pulse.decisions where unit_key = 'c1' order by route, version;
+select route, version, unit_key, entity_key, features ? 'amount' as has_inputs
+  from pulse.decisions where unit_key = 'c1' order by route, version, entity_key nulls first;
+-- entity_key: score_fraud logs the order's order_id on the served row and on every shadow row
+-- of the same call; score() knows no entity and logs NULL
+select entity_key, route, count(*) as decisions
+  from pulse.decisions where model = 'fraud' group by 1, 2 order by 1 nulls first, 2;
+select count(*) as requests, count(*) filter (where keys = 1) as one_entity_key_per_request
+  from (select count(distinct coalesce(entity_key, '')) as keys
+          from pulse.decisions group by request_id, decided_at) r;
 -- a numeric-only model takes float8[] in the order of its inputs
 create table numbers as select amount, items, fraud from orders;
 select train_model('numeric_only', 'select * from numbers', 'fraud', params => '{"split": "stratified"}');
 select model_deploy('numeric_only', 1, 'champion') ->> 'champion' as champion;
 select round(score('numeric_only', array[90, 2]::float8[])::numeric, 6) as by_array,
        round(score('numeric_only', '{"amount": 90, "items": 2}'::jsonb)::numeric, 6) as by_jsonb;
+select count(*) as decisions, count(entity_key) as with_entity_key from pulse.decisions where model = 'numeric_only';
 -- rollback walks back the champion history and never flip-flops
 select model_deploy('fraud', 2, 'champion') ->> 'champion' as champion;
 select model_deploy('fraud', 4, 'champion') ->> 'champion' as champion;
