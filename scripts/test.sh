@@ -75,83 +75,32 @@ suite_e2e() {
   record e2e "$p" "$f"
 }
 
-suite_dbt() {
-  "$ROOT/scripts/up.sh" >/dev/null || { record dbt 0 1; return; }
+# build_dbt_test_db LOG: (re)creates the database pulse_dbt_test with rows inserted in SQL
+# (tests/dbt/seed.sql), a fraud model with its decisions and a drift monitor run
+# (tests/dbt/seed_models.sql), then runs dbt build. Used by the dbt and bi suites; leaves
+# PGDATABASE set to it. A database of its own, so the suites leave the demo's data alone; make demo
+# and the e2e suite feed raw.* through the real broker and ingester.
+build_dbt_test_db() {
+  local out="$1"
   . "$STATE/env"
-  local out="$STATE/test-dbt.log"
-  # A database of its own with rows inserted in SQL, so the suite runs alone and leaves the demo's data
-  # alone; make demo and the e2e suite feed raw.* through the real broker and ingester.
   export PGDATABASE=pulse_dbt_test
   "$PGBIN/dropdb" --if-exists -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PGDATABASE"
   "$PGBIN/createdb" -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$PGDATABASE"
   {
     PULSE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PULSE_PGPORT/$PGDATABASE" \
-      "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations"
+      "$RELEASE_BIN/pulse-ingest" --log-format text migrate --dir "$ROOT/migrations" &&
     # The feature store first: its triggers fill pulse.online_features as the rows below land.
-    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "create extension pulse" -f "$ROOT/sql/features.sql" >/dev/null
-    # ~3.5 days of orders (97 customers, 211 cards, three devices), one payment event per order
-    # (every 23rd declined) and chargebacks a day after every 37th card order older than a day; 8 hours
-    # of storefront events over 40 products; the customers and products mirrors with a tombstone each.
-    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "
-      insert into raw.customers (customer_id, email, country, segment, created_at, _op, _lsn, _source_ts, _deleted)
-      select 'c-' || i, 'c-' || i || '@' || (array['example.com','mail.de','shop.fr'])[1 + i % 3],
-             case when i % 10 = 0 then 'FR' else 'DE' end, (array['new','regular','vip','at_risk'])[1 + i % 4],
-             now() - ((100 + i) || ' days')::interval, case when i < 97 then 'r' else 'd' end, 1000 + i,
-             now() - interval '1 hour', i >= 97
-        from generate_series(0, 98) i;
-      insert into raw.products (product_id, name, category, price, currency, active, _op, _lsn, _source_ts, _deleted)
-      select 'p-' || lpad(i::text, 5, '0'), 'Product ' || i, (array['electronics','home','fashion','toys'])[1 + i % 4],
-             5 + (i * 7) % 90 + 0.99, 'EUR', i % 10 <> 0, case when i <= 40 then 'r' else 'd' end, 2000 + i,
-             now() - interval '1 hour', i > 40
-        from generate_series(1, 41) i;
-      insert into raw.orders (order_id, customer_id, created_at, amount, currency, items, payment_method, card_fingerprint,
-                              ip_country, shipping_country, billing_country, device, event_version, _topic, _partition, _offset)
-      select 'o-' || i, 'c-' || (i % 97), now() - (i || ' minutes')::interval, (i % 500) + 0.99,
-             (array['EUR','USD','GBP'])[1 + i % 3], 1 + i % 4, m,
-             case when m = 'card' then 'fp-' || (i % 211) end, case when i % 13 = 0 then 'US' else 'DE' end,
-             case when i % 10 = 0 then 'FR' else 'DE' end, 'DE', (array['mobile','desktop','mobile','tablet'])[1 + i % 4],
-             1, 'orders', 0, i
-        from generate_series(1, 5000) i,
-             lateral (select (array['card','card','card','paypal','klarna'])[1 + i % 5] as m) pm;
-      insert into raw.payments (payment_id, event_type, order_id, occurred_at, amount, currency, card_fingerprint,
-                                decline_reason, chargeback_reason, event_version, _topic, _partition, _offset)
-      select 'pay-' || o._offset, case when o._offset % 23 = 0 then 'payment_declined' else 'payment_authorized' end,
-             o.order_id, o.created_at + interval '2 seconds', o.amount, o.currency, o.card_fingerprint,
-             case when o._offset % 23 = 0 then 'insufficient_funds' end, null, 1, 'payments', 0, o._offset
-        from raw.orders o
-      union all
-      select 'pay-cb-' || o._offset, 'chargeback', o.order_id, o.created_at + interval '1 day', o.amount, o.currency,
-             o.card_fingerprint, null, 'fraudulent', 1, 'payments', 0, 100000 + o._offset
-        from raw.orders o
-       where o.card_fingerprint is not null and o._offset % 37 = 0 and o.created_at < now() - interval '1 day';
-      insert into raw.clickstream (event_id, event_type, session_id, customer_id, occurred_at, page, product_id, query,
-                                   quantity, device, ip_country, event_version, _topic, _partition, _offset)
-      select 'e-' || i, t, 's-' || (i / 5), case when i % 3 <> 0 then 'c-' || (i % 97) end,
-             now() - ((i * 10) || ' seconds')::interval, '/' || t,
-             case when t in ('product_view', 'add_to_cart') then 'p-' || lpad((1 + i % 40)::text, 5, '0') end,
-             case when t = 'search' then 'lamp' end, case when t = 'add_to_cart' then 1 + i % 3 end,
-             (array['mobile','desktop','tablet'])[1 + i % 3], 'DE', 1, 'clickstream', 0, i
-        from generate_series(1, 3000) i,
-             lateral (select (array['page_view','product_view','product_view','search','add_to_cart','checkout_start'])[1 + i % 6] as t) et;
-      -- Two experiments: checkout-button registered (3 variants, assigned by ab_assign), ranking-v2
-      -- not (its control is 'control'); customers and anonymous visitors exposed 3 days ago, some twice.
-      select ab_create_experiment('checkout-button', array['control','green','sticky']);
-      -- A broken rollout: only the control's exposures were logged, so the SRM check must fire.
-      select ab_create_experiment('one-arm-logged', array['control','treatment']);
-      insert into raw.exposures (event_id, experiment_key, variant, unit_id, occurred_at, source, event_version,
-                                 _topic, _partition, _offset)
-      select 'y-' || i, 'one-arm-logged', 'control', 'c-' || i, now() - interval '2 days', 'web', 1, 'exposures', 1, i
-        from generate_series(0, 96) i;
-      insert into raw.exposures (event_id, experiment_key, variant, unit_id, occurred_at, source, event_version,
-                                 _topic, _partition, _offset)
-      select 'x-' || k || '-' || u || '-' || r, k, v, u, now() - interval '3 days' + (r || ' hours')::interval, 'checkout', 1,
-             'exposures', 0, row_number() over ()
-        from (select 'c-' || i as u from generate_series(0, 96) i union all select 'v-' || i from generate_series(1, 200) i) units,
-             lateral (values ('checkout-button', ab_assign('checkout-button', u)),
-                             ('ranking-v2', ab_assign(u, array['control','treatment'], seed => 'ranking-v2'))) e(k, v),
-             generate_series(1, case when u like '%7' then 2 else 1 end) r"
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "create extension pulse" -f "$ROOT/sql/features.sql" >/dev/null &&
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -f "$ROOT/tests/dbt/seed.sql" &&
+    (cd "$ROOT" && "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -f tests/dbt/seed_models.sql >/dev/null) &&
     cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir .
   } >"$out" 2>&1
+}
+
+suite_dbt() {
+  "$ROOT/scripts/up.sh" >/dev/null || { record dbt 0 1; return; }
+  local out="$STATE/test-dbt.log"
+  build_dbt_test_db "$out"
   local rc=$? p f
   p=$(grep -oE 'PASS=[0-9]+' "$out" | tail -1 | cut -d= -f2); f=$(grep -oE 'ERROR=[0-9]+' "$out" | tail -1 | cut -d= -f2)
   p=${p:-0}; f=${f:-0}
@@ -170,13 +119,26 @@ suite_dbt() {
   else
     f=$((f + 1)); log "  dbt: not ok - fraud_training_set rows vs raw.orders rows: ${counts:-query failed}"
   fi
-  # The tests can fail: a duplicated order must make the unique test on staging fail.
+  # Incremental models: a second landing, an incremental build, then a full refresh that must equal it.
+  local line
+  while IFS= read -r line; do
+    log "  dbt: $line"
+    case "$line" in ok*) p=$((p + 1)) ;; "not ok"*) f=$((f + 1)) ;; esac
+  done < <(DBT_LOG="$STATE/test-dbt-incremental.log" bash "$ROOT/tests/dbt/full_vs_incremental.sh" 2>&1)
+  # The tests can fail: a duplicated order must make the unique test on staging fail. The copy is
+  # removed again, so the bi suite reads the same data as the marts.
   "$PGBIN/psql" -X -q -c "insert into raw.orders select * from raw.orders where order_id = 'o-1'" >>"$out" 2>&1
-  if (cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" test --profiles-dir . -s stg_raw__orders) >>"$out" 2>&1; then
-    f=$((f + 1)); log "  dbt: not ok - a duplicate order id went unnoticed by dbt test"
-  else
+  local dup_out
+  dup_out=$(cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" test --profiles-dir . -s stg_raw__orders 2>&1)
+  echo "$dup_out" >>"$out"
+  if echo "$dup_out" | grep -qE 'FAIL 1 unique_stg_raw__orders_order_id'; then
     p=$((p + 1)); log "  dbt: ok - dbt test catches a duplicate order id"
+  else
+    f=$((f + 1)); log "  dbt: not ok - a duplicate order id went unnoticed by dbt test"
   fi
+  "$PGBIN/psql" -X -q -c "delete from raw.orders o using (select tableoid, ctid from raw.orders where order_id = 'o-1'
+                                                           order by ctid desc limit 1) d
+                           where o.tableoid = d.tableoid and o.ctid = d.ctid" >>"$out" 2>&1
   record dbt "$p" "$f"
 }
 

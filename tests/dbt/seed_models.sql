@@ -1,0 +1,11 @@
+-- The dbt suite's fraud model and drift monitor (after tests/dbt/seed.sql): the shop's fraud model
+-- trained on the seeded orders and deployed as champion, every order scored once through
+-- score_fraud (the decision log names each order), and a drift monitor whose current window is
+-- the last day's amounts raised by half, so it raises an alert.
+\set QUIET on
+\i sql/fraud_model.sql
+select count(score_fraud(o)) as scored from raw.orders o;
+select drift_monitor_create('order-amounts',
+    reference_sql => 'select amount::float8 as amount, device from raw.orders where created_at < now() - interval ''1 day''',
+    current_sql => 'select amount::float8 * 1.5 as amount, device from raw.orders where created_at >= now() - interval ''1 day''');
+select drift_monitor_run('order-amounts');
