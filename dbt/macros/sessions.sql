@@ -28,14 +28,14 @@ visitors as (
 
 select
     v.visitor_id,
-    least(v.first_new_at, (
-        select min(s.session_start)
-        from {{ this }} as s
-        where s.visitor_id = v.visitor_id
-            and s.session_start <= v.first_new_at
-            and s.session_end >= v.first_new_at - interval '{{ var("pulse_session_gap") }}'
-    )) as restart_at
-from visitors as v;
+    least(v.first_new_at, min(s.session_start)) as restart_at
+from visitors as v
+left join {{ this }} as s
+    on s.visitor_id = v.visitor_id
+    and s.session_start <= v.first_new_at
+    and s.session_end >= v.first_new_at - interval '{{ var("pulse_session_gap") }}'
+group by v.visitor_id, v.first_new_at;
+analyze pulse_session_restarts;
 delete from {{ this }} as s
 using pulse_session_restarts as r
 where s.visitor_id = r.visitor_id and s.session_start >= r.restart_at

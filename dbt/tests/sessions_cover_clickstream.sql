@@ -1,14 +1,23 @@
--- Every storefront event is in exactly one session: the sessions' event counts add up to the
--- clickstream, and every order counted by a session belongs to its customer.
+-- Every storefront event is in exactly one session. raw.clickstream drops partitions after 30 days
+-- (raw.retention_policies) and keeps their counts in raw.clickstream_1m, while the incremental
+-- sessions keep their history, or not after a full refresh: so the sessions' events lie between
+-- the events raw still holds and those plus the rolled-up ones. Double counting exceeds the upper
+-- bound; a lost event falls under the lower.
 with counted as (
-    select sum(events) as events from {{ ref('sessions') }}
+    select coalesce(sum(events), 0) as events from {{ ref('sessions') }}
 ),
 
-raw_events as (
+held as (
     select count(*) as events from {{ source('raw', 'clickstream') }}
+),
+
+rolled_up as (
+    select coalesce(sum(events), 0) as events from {{ source('raw', 'clickstream_1m') }}
 )
 
-select *
+select counted.events as session_events, held.events as held_events, rolled_up.events as rolled_up_events
 from counted
-cross join raw_events
-where counted.events is distinct from raw_events.events
+cross join held
+cross join rolled_up
+where counted.events < held.events
+   or counted.events > held.events + rolled_up.events

@@ -5,7 +5,8 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DBT=("$ROOT/.venv/bin/dbt")
-MODELS=(gmv_per_minute gmv_hourly gmv_daily sessions orders product_daily)
+MODELS=(analytics.gmv_per_minute analytics.gmv_hourly analytics.gmv_daily analytics.sessions analytics.orders
+        analytics.product_daily analytics.experiment_units features.fraud_training_set)
 # No margin: batch two is seconds after batch one, and a margin would reprocess all of batch one.
 VARS='{pulse_ingest_margin: "0 seconds"}'
 q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -Atc "$1"; }
@@ -14,7 +15,7 @@ not_ok() { echo "not ok - $*"; }
 
 q "drop schema if exists incremental_check cascade; create schema incremental_check"
 for m in "${MODELS[@]}"; do
-  q "create table incremental_check.${m}_before as select xmin::text as row_version, * from analytics.$m"
+  q "create table incremental_check.${m#*.}_before as select xmin::text as row_version, * from $m"
 done
 (cd "$ROOT" && psql -X -q -v ON_ERROR_STOP=1 -f tests/dbt/seed_next_batch.sql >/dev/null) \
   || { not_ok "the second landing failed"; exit 1; }
@@ -25,11 +26,11 @@ else
   not_ok "incremental dbt build after a second landing"; exit 1
 fi
 for m in "${MODELS[@]}"; do
-  q "create table incremental_check.${m}_incremental as select * from analytics.$m"
+  q "create table incremental_check.${m#*.}_incremental as select * from $m"
   # Rows the run rewrote have a new xmin; the rest stayed as they were.
-  read -r kept total < <(q "select count(*) filter (where xmin::text in (select row_version from incremental_check.${m}_before)),
+  read -r kept total < <(q "select count(*) filter (where xmin::text in (select row_version from incremental_check.${m#*.}_before)),
                                     count(*)
-                             from analytics.$m" | tr '|' ' ')
+                             from $m" | tr '|' ' ')
   if [ "${kept:-0}" -gt 0 ] && [ "$kept" -lt "$total" ]; then
     ok "$m: the incremental run rewrote $((total - kept)) of $total rows and kept $kept"
   else
@@ -44,10 +45,10 @@ else
 fi
 for m in "${MODELS[@]}"; do
   diff=$(q "select count(*) from (
-              (select * from analytics.$m except all select * from incremental_check.${m}_incremental)
+              (select * from $m except all select * from incremental_check.${m#*.}_incremental)
               union all
-              (select * from incremental_check.${m}_incremental except all select * from analytics.$m)) d")
-  rows=$(q "select count(*) from analytics.$m")
+              (select * from incremental_check.${m#*.}_incremental except all select * from $m)) d")
+  rows=$(q "select count(*) from $m")
   if [ "$diff" = 0 ] && [ "$rows" -gt 0 ]; then
     ok "$m: incremental equals full refresh ($rows rows)"
   else

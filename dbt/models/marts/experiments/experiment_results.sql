@@ -5,40 +5,19 @@
 -- Metrics per unit, from orders placed at or after the unit's first exposure (customers are
 -- units; anonymous visitors never order): converted (0/1, two-proportion z-test) and revenue
 -- (Welch's t-test).
-with exposures as (
-    select * from {{ ref('stg_raw__exposures') }}
-),
-
-orders as (
-    select * from {{ ref('stg_raw__orders') }}
-),
-
-registry as (
+with registry as (
     select * from {{ source('pulse', 'experiments') }}
-),
-
-units as (
-    select
-        experiment_key,
-        unit_id,
-        min(variant) as variant,
-        min(exposed_at) as first_exposed_at
-    from exposures
-    group by experiment_key, unit_id
-    having count(distinct variant) = 1
 ),
 
 unit_metrics as (
     select
-        u.experiment_key,
-        u.variant,
-        u.unit_id,
-        (count(o.order_id) > 0)::int::float8 as converted,
-        coalesce(sum(o.amount), 0)::float8 as revenue
-    from units as u
-    left join orders as o
-        on o.customer_id = u.unit_id and o.ordered_at >= u.first_exposed_at
-    group by u.experiment_key, u.variant, u.unit_id
+        experiment_key,
+        variant,
+        unit_id,
+        converted::int::float8 as converted,
+        revenue::float8 as revenue
+    from {{ ref('experiment_units') }}
+    where variants_seen = 1
 ),
 
 -- The variants of each experiment: the registry's, with their weights (so a variant nobody was

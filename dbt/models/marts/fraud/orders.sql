@@ -6,11 +6,13 @@
 -- rebuilt whole.
 -- depends_on: {{ ref('stg_raw__payments') }}
 -- depends_on: {{ ref('stg_pulse__decisions') }}
+-- The indexes let delete+insert find the rows it replaces by key.
 {{ config(
     materialized='incremental',
     unique_key='order_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail'
+    on_schema_change='fail',
+    indexes=[{'columns': ['order_id'], 'unique': true}]
 ) }}
 
 with orders as (

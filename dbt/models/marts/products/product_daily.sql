@@ -1,11 +1,13 @@
 -- Per product and UTC day: storefront views and add-to-carts, units sold, returned and restocked,
 -- and the stock on hand after the day's last change. Incremental like the GMV marts: every day
 -- from the earliest one with newly landed events is rebuilt whole.
+-- The indexes let delete+insert find the rows it replaces by key.
 {{ config(
     materialized='incremental',
     unique_key=['product_id', 'day'],
     incremental_strategy='delete+insert',
-    on_schema_change='fail'
+    on_schema_change='fail',
+    indexes=[{'columns': ['product_id', 'day'], 'unique': true}]
 ) }}
 
 with clickstream as (

@@ -1,11 +1,13 @@
 -- Orders, GMV (EUR) and average order value per UTC day of order time; incremental like
 -- gmv_per_minute. Distinct customers cannot be summed from smaller grains, so each grain counts
 -- from the orders.
+-- The indexes let delete+insert find the rows it replaces by key.
 {{ config(
     materialized='incremental',
     unique_key='day',
     incremental_strategy='delete+insert',
-    on_schema_change='fail'
+    on_schema_change='fail',
+    indexes=[{'columns': ['day'], 'unique': true}]
 ) }}
 
 with orders as (

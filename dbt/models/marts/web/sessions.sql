@@ -4,11 +4,13 @@
 -- last one (so an order belongs to one session at most).
 -- Incremental: macros/sessions.sql picks the visitors with new activity and where to rebuild
 -- their sessions from; the rest are left as they are.
+-- The indexes let delete+insert find the rows it replaces by key.
 {{ config(
     materialized='incremental',
     unique_key='session_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    indexes=[{'columns': ['session_id'], 'unique': true}, {'columns': ['visitor_id', 'session_start']}],
     pre_hook="{{ sessions_restart_hook() }}"
 ) }}
 
