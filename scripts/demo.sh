@@ -142,15 +142,18 @@ select o.order_id, o.amount, o.email_domain, round(score_fraud(o)::numeric, 4) a
 risky=$(psql_pulse -Atc "select order_id from (select order_id, score_fraud(o) s from raw.orders o order by created_at desc limit 2000) x order by s desc limit 1")
 echo "-- score_fraud_explain: the riskiest of the latest 2,000 orders ($risky)"
 psql_pulse -P footer=off -c "select jsonb_pretty(score_fraud_explain(to_jsonb(o), 3)) as explain from raw.orders o where order_id = '$risky'"
+# Every order gets a logged decision (the fraud dashboard joins them to orders): scored in the
+# leader, since parallel workers' decisions are not logged, and without the per-transaction cap.
+score_all="set max_parallel_workers_per_gather = 0; set pulse.decision_log_max_rows = 10000000;"
 # Score the two weeks before the shift, then the shifted days, as two batches: the decision log's
 # decided_at separates them for the prediction-drift monitor below.
 cut="timestamptz '$end' - interval '$shift_days days'"
 # This run's orders only: an earlier demo on the same stack left orders without the shift.
 this_run="order_id like 'o-$seed-%'"
 t_before=$(psql_pulse -Atc "select clock_timestamp()")
-psql_pulse -Atc "select count(score_fraud(o)) from raw.orders o where $this_run and created_at >= $cut - interval '14 days' and created_at < $cut" >/dev/null
+psql_pulse -Atc "$score_all select count(score_fraud(o)) from raw.orders o where $this_run and created_at >= $cut - interval '14 days' and created_at < $cut" >/dev/null
 t_between=$(psql_pulse -Atc "select clock_timestamp()")
-psql_pulse -Atc "select count(score_fraud(o)) from raw.orders o where $this_run and created_at >= $cut" >/dev/null
+psql_pulse -Atc "$score_all select count(score_fraud(o)) from raw.orders o where $this_run and created_at >= $cut" >/dev/null
 echo "-- pulse.model_comparison after scoring the last $((14 + shift_days)) days of orders: champion, canary and shadow (decision log)"
 psql_pulse -P footer=off -c "
 select route, version, sum(decisions) as decisions, round(avg(mean_score)::numeric, 4) as mean_score,
@@ -223,6 +226,24 @@ psql_pulse -P footer=off -c "
 select monitor, column_name, test, round(statistic::numeric, 4) as statistic, raised_at::timestamp(0) as raised_at
   from pulse.drift_alerts order by alert_id desc limit 3"
 psql_pulse -P footer=off -c "select jobname, schedule, command from cron.job where jobname like 'pulse-drift:%'" 2>/dev/null || true
+# The marts were built before the model scored and the monitor ran: an incremental build takes in
+# the decisions and alerts (only what changed since the first build is recomputed).
+t_dbt=$SECONDS
+(cd "$ROOT/dbt" && "$ROOT/.venv/bin/dbt" build --profiles-dir . --quiet) || die "dbt build failed"
+echo "-- dbt build again, incremental, after scoring: $((SECONDS - t_dbt))s. The bi schema, as the dashboards read it (role pulse_bi):"
+psql_pulse -P footer=off -c "
+select day, orders, gmv_eur, avg_order_value_eur as aov_eur, sessions, round(conversion_rate::numeric, 3) as conversion
+  from bi.sales_daily order by day desc limit 3"
+psql_pulse -P footer=off -c "
+select sum(orders) as orders, sum(scored_orders) as scored, sum(flagged_orders) as flagged,
+       sum(chargebacks) as fraud_chargebacks, sum(flagged_chargebacks) as flagged_chargebacks
+  from bi.fraud_daily"
+psql_pulse -P footer=off -c "
+select product_id, product_name, stock_on_hand, round(avg_daily_units_7d::numeric, 1) as units_per_day, runout_date
+  from bi.inventory_levels where stock_out_alert order by runout_date nulls last, product_id limit 5"
+echo "($(psql_pulse -Atc "select count(*) from bi.inventory_levels where stock_out_alert") products under 100 units)"
+echo
+echo "Dashboards: make bi      (Superset on http://127.0.0.1:${PULSE_BI_PORT:-28088}/ as pulse_bi; prints the login)"
 echo "Connect:   . .pulse/env && psql"
 echo "Stop:      make down      (data stays in .pulse/)"
 echo "Demo took $((SECONDS - t_start))s."

@@ -3,6 +3,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# Superset (make bi, the bi suite) first: it reads from and keeps its metadata in the cluster.
+"$ROOT/scripts/bi.sh" stop-all
+
 if broker_running; then
   stop_broker
   log "down: broker stopped"

@@ -26,8 +26,10 @@ if [ -z "$pg_server_version" ]; then
 fi
 need_pkgs=()
 # postgresql-$PG_MAJOR-cron: pg_cron schedules raw.run_maintenance() (docs/partition-lifecycle.md).
+# chromium and fonts: the bi suite renders the dashboards in headless Chromium (Playwright drives the
+# system's browser; it never downloads one).
 for p in "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libclang-dev build-essential sudo pkg-config libssl-dev \
-         "postgresql-$PG_MAJOR-cron" wrk; do
+         "postgresql-$PG_MAJOR-cron" wrk chromium chromium-driver fonts-dejavu-core fonts-liberation; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -92,6 +94,8 @@ pinned_venv() {
 }
 # Python references (scipy, scikit-learn) and the benchmark's model service.
 pinned_venv "$ROOT/.venv-ml" "$ML_PY_SPECS" "python references"
+# Superset and Playwright for make bi and the bi suite (make test runs it, so always installed).
+pinned_venv "$ROOT/.venv-bi" "$BI_PY_SPECS" "superset and playwright"
 # The drift benchmark's reference tool (Evidently): scripts/bench.sh runs setup with
 # PULSE_SETUP_BENCH=1; make test never installs it.
 if [ "${PULSE_SETUP_BENCH:-0}" = 1 ]; then

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# make test: setup, then every suite (or those named: unit pgrx regress e2e dbt).
+# make test: setup, then every suite (or those named: unit pgrx regress e2e dbt bi).
 # Each suite reports passed/failed counts; the last line is "N passed, N failed".
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 SUITES=("$@")
-[ ${#SUITES[@]} -eq 0 ] && SUITES=(unit pgrx regress e2e dbt)
+[ ${#SUITES[@]} -eq 0 ] && SUITES=(unit pgrx regress e2e dbt bi)
 RESULTS="$(mktemp)"
 mkdir -p "$STATE"
 : >"$RESULTS"
@@ -142,12 +142,43 @@ suite_dbt() {
   record dbt "$p" "$f"
 }
 
+# The BI suite: a fresh Superset (its own metadata database superset_test and port) with the
+# dashboards in bi/superset/ imported, reading pulse_dbt_test (built by suite_dbt, or here when it is
+# missing) as the read-only role pulse_bi; tests/bi/check_bi.py checks it through Superset's API,
+# SQL as pulse_bi and headless Chromium. Superset is stopped afterwards, also when a check fails.
+suite_bi() {
+  "$ROOT/scripts/up.sh" >/dev/null || { record bi 0 1; return; }
+  . "$STATE/env"
+  local out="$STATE/test-bi.log"
+  if [ "$("$PGBIN/psql" -X -d pulse_dbt_test -Atc "select count(*) from pg_namespace where nspname = 'bi'" 2>/dev/null)" != 1 ]; then
+    log "  bi: pulse_dbt_test has no schema bi: building it first (build_dbt_test_db)"
+    (build_dbt_test_db "$STATE/test-bi-dbt.log") || { tail -30 "$STATE/test-bi-dbt.log" >&2; record bi 0 1; return; }
+  fi
+  (
+    export PULSE_DB=pulse_dbt_test PULSE_BI_PORT="${PULSE_BI_TEST_PORT:-28089}" PULSE_BI_METADB=superset_test \
+      PULSE_BI_FRESH=1 PULSE_BI_SKIP_UP=1
+    trap '"$ROOT/scripts/bi.sh" stop' EXIT
+    if ! "$ROOT/scripts/bi.sh" start >/dev/null; then
+      echo "not ok - a fresh superset starts with bi/superset/ imported (logs in .pulse/bi/)"; exit 1
+    fi
+    echo "ok - a fresh superset starts with bi/superset/ imported"
+    PULSE_BI_URL="http://127.0.0.1:$PULSE_BI_PORT" PULSE_BI_ADMIN_PASSWORD="$(cat "$STATE/bi/admin.password")" \
+      PULSE_BI_PASSWORD_FILE="$STATE/bi/pulse_bi.password" PGPORT="$PULSE_PGPORT" \
+      PULSE_BI_SCREENSHOTS="$STATE/bi/screenshots" "$ROOT/.venv-bi/bin/python" "$ROOT/tests/bi/check_bi.py"
+  ) >"$out" 2>&1
+  local rc=$? p f
+  p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
+  grep -E '^(ok|not ok) ' "$out" | sed 's/^/  bi: /' >&2
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; tail -30 "$out" >&2; fi
+  record bi "$p" "$f"
+}
+
 for s in "${SUITES[@]}"; do
   t0=$SECONDS
   log "test: running suite $s ..."
   case "$s" in
-    unit|pgrx|regress|e2e|dbt) "suite_$s" ;;
-    *) log "unknown suite $s (choose from: unit pgrx regress e2e dbt)"; record "$s" 0 1 ;;
+    unit|pgrx|regress|e2e|dbt|bi) "suite_$s" ;;
+    *) log "unknown suite $s (choose from: unit pgrx regress e2e dbt bi)"; record "$s" 0 1 ;;
   esac
   log "test: suite $s took $((SECONDS - t0))s"
 done

@@ -1,7 +1,8 @@
 -- The dbt suite's data (scripts/test.sh suite_dbt), inserted in SQL into a database of its own
 -- after `create extension pulse` and sql/features.sql: ~3.5 days of orders (97 customers, 211
 -- cards, three devices), one payment event per order (every 23rd declined) and chargebacks a day
--- after every 37th card order older than a day; 8 hours of storefront events over 40 products;
+-- after every 37th card order older than a day and after card orders over 300 from a tablet;
+-- 8 hours of storefront events over 40 products;
 -- the customers and products mirrors with a tombstone each; stock changes; two experiments.
 -- tests/dbt/seed_models.sql then trains, scores and monitors.
 insert into raw.customers (customer_id, email, country, segment, created_at, _op, _lsn, _source_ts, _deleted)
@@ -34,7 +35,9 @@ union all
 select 'pay-cb-' || o._offset, 'chargeback', o.order_id, o.created_at + interval '1 day', o.amount, o.currency,
        o.card_fingerprint, null, 'fraudulent', 1, 'payments', 0, 100000 + o._offset
   from raw.orders o
- where o.card_fingerprint is not null and o._offset % 37 = 0 and o.created_at < now() - interval '1 day';
+-- Fraud the model can learn: tablet orders over 300 on a card, besides every 37th card order.
+ where o.card_fingerprint is not null and o.created_at < now() - interval '1 day'
+   and (o._offset % 37 = 0 or (o.device = 'tablet' and o.amount > 300));
 insert into raw.clickstream (event_id, event_type, session_id, customer_id, occurred_at, page, product_id, query,
                              quantity, device, ip_country, event_version, _topic, _partition, _offset)
 select 'e-' || i, t, 's-' || (i / 5), case when i % 3 <> 0 then 'c-' || (i % 97) end,

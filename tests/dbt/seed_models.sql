@@ -4,6 +4,10 @@
 -- the last day's amounts raised by half, so it raises an alert.
 \set QUIET on
 \i sql/fraud_model.sql
+-- Every decision logged: the default cap per transaction is for serving, not for a backfill.
+set pulse.decision_log_max_rows = 1000000;
+-- Decisions made in parallel workers are not logged (pulse.decisions): score in the leader.
+set max_parallel_workers_per_gather = 0;
 select count(score_fraud(o)) as scored from raw.orders o;
 select drift_monitor_create('order-amounts',
     reference_sql => 'select amount::float8 as amount, device from raw.orders where created_at < now() - interval ''1 day''',

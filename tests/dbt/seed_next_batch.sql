@@ -37,4 +37,7 @@ select 'inv-next-' || p, i.product_id, now() - interval '5 minutes', -1, 'sale',
   from generate_series(1, 40) p
   cross join lateral (select product_id, stock_after from raw.inventory
                        where product_id = 'p-' || lpad(p::text, 5, '0') order by occurred_at desc limit 1) i;
+set pulse.decision_log_max_rows = 1000000;
+-- Decisions made in parallel workers are not logged (pulse.decisions): score in the leader.
+set max_parallel_workers_per_gather = 0;
 select count(score_fraud(o)) as scored from raw.orders o where o._offset >= 200000;
