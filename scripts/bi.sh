@@ -109,6 +109,8 @@ start() {
   if [ "$(psql_db postgres -Atc "select count(*) from pg_database where datname = '$BI_METADB'")" = 0 ]; then
     "$PGBIN/createdb" -h 127.0.0.1 -p "$PULSE_PGPORT" -U postgres "$BI_METADB"
   fi
+  # Superset's metadata (users, password hashes) is no business of other roles, pulse_bi included.
+  psql_db postgres -qc "revoke connect, temporary on database \"$BI_METADB\" from public" >/dev/null
 
   superset_env
   local setup_log="$BI_DIR/superset-$BI_PORT-setup.log"

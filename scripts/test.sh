@@ -97,7 +97,8 @@ build_dbt_test_db() {
   } >"$out" 2>&1
 }
 
-suite_dbt() {
+# A subshell: the suite's database and directory stay out of the suites after it.
+suite_dbt() (
   "$ROOT/scripts/up.sh" >/dev/null || { record dbt 0 1; return; }
   local out="$STATE/test-dbt.log"
   build_dbt_test_db "$out"
@@ -140,7 +141,7 @@ suite_dbt() {
                                                            order by ctid desc limit 1) d
                            where o.tableoid = d.tableoid and o.ctid = d.ctid" >>"$out" 2>&1
   record dbt "$p" "$f"
-}
+)
 
 # The BI suite: a fresh Superset (its own metadata database superset_test and port) with the
 # dashboards in bi/superset/ imported, reading pulse_dbt_test (built by suite_dbt, or here when it is

@@ -5,6 +5,9 @@ begin
     if not exists (select from pg_roles where rolname = 'pulse_bi') then
         create role pulse_bi login;
     end if;
+    -- Dashboards are for people: a runaway query or a connection storm must not starve the shop.
+    alter role pulse_bi connection limit 20;
+    alter role pulse_bi set statement_timeout = '60s';
 end
 $$
 {% endmacro %}

@@ -4,7 +4,9 @@
     first new event itself: either way a true session start, so the sessions before it stand.
     A pre-hook keeps the points in a temporary table for the model's transaction and deletes the
     sessions they replace first: a late event that bridges two sessions leaves one, and its
-    second session's key would otherwise stay behind. -#}
+    second session's key would otherwise stay behind. Activity older than raw.clickstream's
+    retention is left out: the events around it are gone, and rebuilding would lose the sessions
+    the mart keeps. -#}
 {% macro sessions_restart_hook() %}
 {%- if is_incremental() -%}
 create temporary table pulse_session_restarts on commit drop as
@@ -12,11 +14,13 @@ with new_activity as (
     select coalesce(customer_id, 'anon:' || session_id) as visitor_id, min(occurred_at) as first_new_at
     from {{ ref('stg_raw__clickstream') }}
     where ingested_at > {{ ingest_watermark() }}
+        and occurred_at >= {{ raw_horizon('raw.clickstream') }}
     group by 1
     union all
     select customer_id, min(ordered_at)
     from {{ ref('stg_raw__orders') }}
     where ingested_at > {{ ingest_watermark() }}
+        and ordered_at >= {{ raw_horizon('raw.clickstream') }}
     group by 1
 ),
 

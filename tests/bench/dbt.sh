@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dbt benchmark (make bench): a full `dbt build` against an incremental one after a new day of
 # events, in one run, on the same database:
-#  1. BENCH_DBT_ORDERS orders (default 640,000: about 10M events over every family) over the
+#  1. BENCH_DBT_ORDERS orders (default 480,000: about 10.5M events over every family) over the
 #     59 days before yesterday, landed through the broker and the ingester; the shop's features and
 #     experiments registered as the demo does;
 #  2. `dbt build --full-refresh` (every model rebuilt, every test run);
@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$STATE/env"
 
-ORDERS=${BENCH_DBT_ORDERS:-640000}
+ORDERS=${BENCH_DBT_ORDERS:-480000}
 DBT=("$ROOT/.venv/bin/dbt")
 now() { date +%s.%N; }
 # events: messages landed so far (every chunk's offsets); raw.clickstream drops days past its
@@ -48,7 +48,7 @@ PY
 # timed out of its group and the landing stalled). A fresh file per chunk keeps it fast; the rows
 # still go generator → broker → pulse-ingest → raw.* as in the demo.
 BENCH_KAFKA_PORT=${BENCH_DBT_KAFKA_PORT:-29093}
-CHUNKS=${BENCH_DBT_CHUNKS:-8}
+CHUNKS=${BENCH_DBT_CHUNKS:-6}
 fresh_broker() {
   (
     KAFKA_DIR="$WORK/kafka" KAFKA_LOG="$WORK/kafka/tansu.log" KAFKA_PIDFILE="$WORK/kafka/tansu.pid"
@@ -63,9 +63,10 @@ trap 'kill -KILL $(jobs -p) 2>/dev/null; (KAFKA_PIDFILE="$WORK/kafka/tansu.pid";
 land_chunk() {
   fresh_broker >/dev/null
   export PULSE_KAFKA_BROKERS="127.0.0.1:$BENCH_KAFKA_PORT" PULSE_TOPIC_PREFIX="${PREFIX}c$1." PULSE_INGEST_GROUP="${GROUP}_c$1"
-  "$RELEASE_BIN/pulse-gen" --count "$2" --days "$3" --end "$4" --seed $((11 + $1)) --quiet >>"$WORK/gen.log" 2>&1
+  # The ingester consumes while the generator produces (the broker is the slower side of both).
   "$RELEASE_BIN/pulse-ingest" run >>"$WORK/ingest.log" 2>&1 &
   local pid=$!
+  "$RELEASE_BIN/pulse-gen" --count "$2" --days "$3" --end "$4" --seed $((11 + $1)) --quiet >>"$WORK/gen.log" 2>&1
   "$RELEASE_BIN/pulse-ingest" lag --wait --timeout-secs 3600 >/dev/null
   kill -TERM "$pid"; wait "$pid"
 }

@@ -215,7 +215,7 @@ def key_numbers(data: Data, conn) -> list[tuple[str, object]]:
         bad = [k for k, vals in want.items() if not all(same(got.get(k, {}).get(c), v) for c, v in zip(exp_cols, vals))]
         return len(got) == len(want) > 0 and not bad, f"{len(got)} rows vs {len(want)}, differing {bad}"
 
-    for chart, prefix in (("Conversion lift with 95% CI", "conversion"), ("Revenue per unit lift with 95% CI (EUR)", "revenue")):
+    for chart, prefix in (("Conversion lift with 95% CI", "conversion"), ("Revenue per unit lift with 95% CI (order currency, as ab_report)", "revenue")):
         @add(f"'{chart}' bars = {prefix}_lift and its CI in bi.experiment_results")
         def _(chart=chart, prefix=prefix):
             got = {r["experiment: variant"]: (r["CI low"], r["lift"], r["CI high"]) for r in data.rows(chart)}

@@ -9,6 +9,8 @@ MODELS=(analytics.gmv_per_minute analytics.gmv_hourly analytics.gmv_daily analyt
         analytics.product_daily analytics.experiment_units features.fraud_training_set)
 # No margin: batch two is seconds after batch one, and a margin would reprocess all of batch one.
 VARS='{pulse_ingest_margin: "0 seconds"}'
+# It lands rows and runs --full-refresh: only ever in the dbt suite's own database.
+[ "${PGDATABASE:-}" = pulse_dbt_test ] || { echo "not ok - refusing to run outside PGDATABASE=pulse_dbt_test"; exit 1; }
 q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -Atc "$1"; }
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; }

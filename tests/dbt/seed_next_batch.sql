@@ -1,7 +1,8 @@
 -- A second landing for tests/dbt/full_vs_incremental.sh, in its own transaction (so a later
 -- _ingested_at): 200 new orders over the last 20 minutes with their payments and scores, a late
--- order placed two days ago, a chargeback for an old order, storefront events that continue the
--- sessions of batch one and open new ones, and an hour of stock sales.
+-- order placed two days ago, a chargeback for an old order, a late score for an old order, a late
+-- exposure to a second variant, storefront events that continue the sessions of batch one and
+-- open new ones, and an hour of stock sales.
 insert into raw.orders (order_id, customer_id, created_at, amount, currency, items, payment_method, card_fingerprint,
                         ip_country, shipping_country, billing_country, device, event_version, _topic, _partition, _offset)
 select 'o-next-' || i, 'c-' || (i % 97), now() - ((i * 6) || ' seconds')::interval, (i % 300) + 0.49,
@@ -40,4 +41,11 @@ select 'inv-next-' || p, i.product_id, now() - interval '5 minutes', -1, 'sale',
 set pulse.decision_log_max_rows = 1000000;
 -- Decisions made in parallel workers are not logged (pulse.decisions): score in the leader.
 set max_parallel_workers_per_gather = 0;
-select count(score_fraud(o)) as scored from raw.orders o where o._offset >= 200000;
+-- The new orders, and o-17 of batch one scored late: only the decision log tells the orders mart.
+select count(score_fraud(o)) as scored from raw.orders o where o._offset >= 200000 or o.order_id = 'o-17';
+-- A late exposure of c-1 to a second variant: experiment_units must now leave c-1 out.
+insert into raw.exposures (event_id, experiment_key, variant, unit_id, occurred_at, source, event_version,
+                           _topic, _partition, _offset)
+select 'x-late-c-1', 'checkout-button',
+       case when ab_assign('checkout-button', 'c-1') = 'control' then 'green' else 'control' end,
+       'c-1', now() - interval '1 hour', 'checkout', 1, 'exposures', 2, 900000;

@@ -1,6 +1,7 @@
 -- Customer lifetime value: what each customer has spent (authorised orders not charged back, in
--- EUR) and a 365-day run-rate projection, mean order value x orders per day since the first
--- order x 365. A run rate, not a fitted model: it suits ranking and segment totals.
+-- EUR) and a 365-day run-rate projection: revenue per day since the first order x 365, for
+-- customers with at least 30 days of tenure. A run rate, not a fitted model: it suits ranking and
+-- segment totals.
 with orders as (
     select * from {{ ref('orders') }}
 ),
@@ -39,12 +40,10 @@ final as (
         p.revenue_eur,
         round(p.revenue_eur / nullif(p.paid_orders, 0), 2) as avg_order_value_eur,
         p.fraud_chargebacks,
-        round(
-            p.revenue_eur
-            / greatest(extract(epoch from a.as_of - p.first_order_at) / 86400, 1)::numeric
-            * 365,
-            2
-        ) as projected_365d_value_eur
+        -- a run rate needs history: none before 30 days of tenure (3 days x 122 is noise)
+        case when a.as_of - p.first_order_at >= interval '30 days' then round(
+            p.revenue_eur / (extract(epoch from a.as_of - p.first_order_at) / 86400)::numeric * 365, 2
+        ) end as projected_365d_value_eur
     from per_customer as p
     cross join as_of as a
     left join customers as c on c.customer_id = p.customer_id

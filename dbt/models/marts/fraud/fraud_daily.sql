@@ -39,7 +39,7 @@ final as (
         flagged_chargebacks::float8 / nullif(flagged_orders, 0) as precision,
         coalesce(chargeback_amount_eur, 0) as chargeback_amount_eur,
         coalesce(caught_amount_eur, 0) as caught_amount_eur,
-        day <= (now() at time zone 'UTC')::date - 60 as label_complete
+        day < (now() at time zone 'UTC')::date - 60 as label_complete
     from counts
 )
 

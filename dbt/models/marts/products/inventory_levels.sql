@@ -1,6 +1,6 @@
 -- Stock on hand per product (after its latest change), the last 7 days' sales rate and when
 -- stock runs out at that rate; a stock-out alert below pulse_stock_out_units (100) units.
--- The 7 days end today (UTC), so a product that stopped selling gets no runout estimate.
+-- The 7 days end yesterday (UTC), so a product that stopped selling gets no runout estimate.
 with daily as (
     select * from {{ ref('product_daily') }}
 ),
@@ -22,7 +22,8 @@ latest_stock as (
 recent_sales as (
     select product_id, sum(units_sold)::bigint as units_sold_7d
     from daily
-    where day > (now() at time zone 'UTC')::date - 7
+    -- the 7 complete UTC days before today: a partial today would understate the rate
+    where day >= (now() at time zone 'UTC')::date - 7 and day < (now() at time zone 'UTC')::date
     group by product_id
 ),
 

@@ -20,7 +20,8 @@ inventory as (
 
 {% if is_incremental() %}
 rebuild_from as (
-    select (min(occurred_at) at time zone 'UTC')::date as day
+    -- not before the days raw.clickstream still holds: rebuilding older days would lose their views
+    select (greatest(min(occurred_at), {{ raw_horizon('raw.clickstream') }}) at time zone 'UTC')::date as day
     from (
         select occurred_at from clickstream where ingested_at > {{ ingest_watermark() }}
         union all

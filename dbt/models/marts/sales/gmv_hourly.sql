@@ -18,7 +18,7 @@ fx as (
 
 {% if is_incremental() %}
 rebuild_from as (
-    select date_trunc('hour', min(ordered_at)) as hour
+    select date_trunc('hour', min(ordered_at), 'UTC') as hour
     from orders
     where ingested_at > {{ ingest_watermark() }}
 ),
@@ -26,7 +26,7 @@ rebuild_from as (
 
 per_hour as (
     select
-        date_trunc('hour', o.ordered_at) as hour,
+        date_trunc('hour', o.ordered_at, 'UTC') as hour,
         count(*) as orders,
         sum({{ to_eur("o.amount", "fx.eur_per_unit") }}) as gmv_eur,
         count(distinct o.customer_id) as customers,

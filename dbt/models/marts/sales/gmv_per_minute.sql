@@ -20,7 +20,7 @@ fx as (
 
 {% if is_incremental() %}
 rebuild_from as (
-    select date_trunc('minute', min(ordered_at)) as minute
+    select date_trunc('minute', min(ordered_at), 'UTC') as minute
     from orders
     where ingested_at > {{ ingest_watermark() }}
 ),
@@ -28,7 +28,7 @@ rebuild_from as (
 
 per_minute as (
     select
-        date_trunc('minute', o.ordered_at) as minute,
+        date_trunc('minute', o.ordered_at, 'UTC') as minute,
         count(*) as orders,
         sum({{ to_eur("o.amount", "fx.eur_per_unit") }}) as gmv_eur,
         count(distinct o.customer_id) as customers,
