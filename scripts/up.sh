@@ -57,7 +57,9 @@ PGOPTIONS="-c client_min_messages=warning" psql_pulse -c "create extension if no
 # got it (a developer's rebuild), recreate the extension here, in the dev database only. This drops
 # the pulse.* catalog (models, features, experiments) of the dev database; make demo rebuilds it.
 script="$(ls "$("$PGBIN/pg_config" --sharedir)"/extension/pulse--*.sql | grep -v -- '--.*--' | sort -V | tail -1)"
-sum="$(md5sum "$script" | cut -d' ' -f1)"
+# Of the sorted lines: pgrx emits the same SQL blocks in a different order from one build to the
+# next, and an unsorted checksum made every up.sh recreate the extension (dropping the dbt views).
+sum="$(LC_ALL=C sort "$script" | md5sum | cut -d' ' -f1)"
 if [ -f "$STATE/extension.md5" ] && [ "$(cat "$STATE/extension.md5")" != "$sum" ]; then
   log "up: $(basename "$script") changed since the pulse database installed it: recreating the extension there (drop extension pulse cascade)"
   PGOPTIONS="-c client_min_messages=warning" psql_pulse -q -c "drop extension pulse cascade" -c "create extension pulse"
