@@ -63,6 +63,10 @@ chargebacks as (
     select order_id, max(ingested_at) as ingested_at
     from payments
     where is_chargeback
+    {% if is_incremental() %}
+        -- only the rebuilt orders' (the left join below cannot carry this filter into the grouping)
+        and order_id in (select order_id from scope)
+    {% endif %}
     group by order_id
 ),
 
